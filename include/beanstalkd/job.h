@@ -1,0 +1,91 @@
+// A job: fixed fields followed, in the same allocation, by the body and its
+// trailing CRLF, so the body is copied once from the socket into place and
+// written back out from there.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "beanstalkd/clock.h"
+#include "beanstalkd/intrusive_heap.h"
+#include "beanstalkd/intrusive_list.h"
+
+namespace beanstalkd {
+
+struct Tube;
+struct Session;
+
+enum class JobState : std::uint8_t { Ready, Reserved, Delayed, Buried };
+
+const char* job_state_name(JobState state);
+
+// Ready jobs with a priority below this count as "urgent" in stats.
+inline constexpr std::uint32_t kUrgentPriority = 1024;
+
+struct Job {
+  std::uint64_t id;
+  Tube* tube;
+  Session* reserver = nullptr;  // the holder, while reserved
+  Nanos created_at;
+  // While delayed: when the job becomes ready. While reserved: when its TTR
+  // runs out. Otherwise unused.
+  Nanos deadline_at = 0;
+  std::size_t heap_index = kNotInHeap;   // in its tube's ready or delay heap
+  std::size_t timer_index = kNotInHeap;  // in the store's deadline heap
+  ListNode link;                         // tube's buried list or holder's reserved list
+  std::uint32_t priority;
+  std::uint32_t delay_seconds;  // as given by the last put or release
+  std::uint32_t ttr_seconds;    // at least 1
+  std::uint32_t body_size;      // without the trailing CRLF
+  std::uint32_t reserves = 0;
+  std::uint32_t timeouts = 0;
+  std::uint32_t releases = 0;
+  std::uint32_t buries = 0;
+  std::uint32_t kicks = 0;
+  // Output buffers still sending this job's body; the memory outlives a
+  // delete until they are done.
+  std::uint32_t pins = 0;
+  JobState state = JobState::Ready;
+  bool removed = false;  // gone from the store; freed when unpinned
+
+  // body_size bytes followed by "\r\n" once the put completed.
+  char* body_with_crlf() { return reinterpret_cast<char*>(this + 1); }
+  const char* body_with_crlf() const { return reinterpret_cast<const char*>(this + 1); }
+  std::string_view body() const { return {body_with_crlf(), body_size}; }
+  Nanos ttr() const { return static_cast<Nanos>(ttr_seconds) * kNanosPerSecond; }
+  bool urgent() const { return priority < kUrgentPriority; }
+
+  // One allocation of header plus body_size + 2 bytes.
+  static Job* allocate(std::uint64_t id, std::uint32_t body_size);
+  // Frees the job, or defers it until the last pin is dropped.
+  static void release_memory(Job* job);
+  void pin() { ++pins; }
+  void unpin();
+};
+
+struct ReadyOrder {
+  bool operator()(const Job& a, const Job& b) const {
+    return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
+  }
+};
+
+struct DeadlineOrder {
+  bool operator()(const Job& a, const Job& b) const {
+    return a.deadline_at != b.deadline_at ? a.deadline_at < b.deadline_at : a.id < b.id;
+  }
+};
+
+struct JobHeapSlot {
+  std::size_t& operator()(Job& j) const { return j.heap_index; }
+};
+struct JobTimerSlot {
+  std::size_t& operator()(Job& j) const { return j.timer_index; }
+};
+
+using ReadyHeap = IntrusiveHeap<Job, ReadyOrder, JobHeapSlot>;
+using DelayHeap = IntrusiveHeap<Job, DeadlineOrder, JobHeapSlot>;
+using JobTimerHeap = IntrusiveHeap<Job, DeadlineOrder, JobTimerSlot>;
+using JobList = IntrusiveList<Job, &Job::link>;
+
+}  // namespace beanstalkd

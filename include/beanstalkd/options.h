@@ -1,0 +1,38 @@
+// The command line: the reference's short flags with the same meanings and
+// defaults, plus long aliases. Parsing never touches the network or disk.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace beanstalkd {
+
+struct Options {
+  std::string listen_address = "0.0.0.0";  // -l; "unix:PATH" for a unix socket
+  std::uint16_t port = 11300;               // -p
+  std::string user;                         // -u
+  std::uint32_t max_job_size = 65535;       // -z, clamped to kMaxJobSizeLimit
+  std::string binlog_dir;                   // -b; empty = memory only
+  std::uint32_t fsync_ms = 50;              // -f
+  bool no_fsync = false;                    // -F
+  std::uint64_t binlog_size = 10485760;     // -s
+  int verbosity = 0;                        // -V, repeatable
+  std::vector<std::string> warnings;        // for obsolete flags, logged at start-up
+};
+
+inline constexpr std::uint32_t kMaxJobSizeLimit = 1073741824;  // 1 GiB
+
+// What the process should do after parsing.
+struct ParsedCommandLine {
+  enum class Action { Run, Exit } action = Action::Run;
+  int exit_code = 0;
+  Options options;
+};
+
+// Parses argv; help, version and usage errors are printed here (to stdout
+// or stderr) and come back as Action::Exit with the exit code to use.
+ParsedCommandLine parse_command_line(int argc, const char* const* argv);
+
+}  // namespace beanstalkd

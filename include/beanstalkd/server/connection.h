@@ -1,0 +1,108 @@
+// One client connection: reads bytes, frames them into command lines and job
+// bodies, runs each command against the store, and queues the replies. Each
+// connection is an explicit state machine:
+//
+//   Command  waiting for a command line
+//   Body     reading a put's body (and its CRLF) straight into the new job
+//   Discard  throwing away a body too big to accept, then replying
+//   Waiting  blocked in reserve; input is buffered but not parsed
+//   Closed   gone from the store; deleted by the server after this loop turn
+#pragma once
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "beanstalkd/job.h"
+#include "beanstalkd/protocol/command.h"
+#include "beanstalkd/server/input_buffer.h"
+#include "beanstalkd/session.h"
+
+namespace beanstalkd::server {
+
+class Server;
+
+class Connection final : public ReserveListener {
+ public:
+  Connection(Server& server, int fd, std::string peer);
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  bool closed() const { return state_ == State::Closed; }
+  const std::string& peer() const { return peer_; }
+  Session& session() { return session_; }
+
+  // Writes queued output; closes the connection if the peer is gone or it
+  // asked to close and everything is written.
+  void flush();
+  // Closes at once: the store gets back the held jobs.
+  void close();
+  // Stop accepting input and close once queued replies are written.
+  void close_after_flush();
+
+  // ReserveListener
+  void on_reserved(Job& job) override;
+  void on_wait_ended(WaitEnd why) override;
+
+ private:
+  enum class State { Command, Body, Discard, Waiting, Closed };
+
+  static void on_read_event(evutil_socket_t, short, void* self);
+  static void on_write_event(evutil_socket_t, short, void* self);
+  static void on_resume_event(evutil_socket_t, short, void* self);
+  static void unpin_job(const void* data, size_t len, void* job);
+
+  void read_input();
+  void process_input();
+  bool process_line();
+  bool fill_body();
+  bool discard_body();
+  void update_read_interest();
+
+  // Commands (connection_commands.cc).
+  void execute(const protocol::Command& command);
+  void start_put(const protocol::Command& command);
+  void finish_put();
+  void reply_stats_job(std::uint64_t id);
+  void reply_stats_tube(std::string_view name);
+
+  void reply(std::string_view line);
+  void reply_job(std::string_view word, Job& job);
+  void reply_yaml(const std::string& body);
+  void wake();
+  void mark_dirty();
+
+  Server& server_;
+  int fd_;
+  std::string peer_;
+  event* read_event_;
+  event* write_event_;
+  event* resume_event_;
+  bool reading_ = false;
+  bool writing_ = false;
+  InputBuffer in_;
+  evbuffer* out_;
+  Session session_;
+  State state_ = State::Command;
+
+  // Body state: the job being filled and the put's arguments.
+  Job* pending_job_ = nullptr;
+  std::size_t body_filled_ = 0;
+  std::uint32_t put_priority_ = 0, put_delay_ = 0, put_ttr_ = 0;
+  // Discard state: bytes still to skip and the reply that follows.
+  std::uint64_t discard_left_ = 0;
+  std::string_view discard_reply_;
+  // Dropping an overlong line up to its CRLF.
+  bool skipping_long_line_ = false;
+  bool peer_closed_ = false;
+  bool closing_ = false;  // close once output is written
+  bool dirty_ = false;    // queued for the server's end-of-turn flush
+  std::size_t slot_ = 0;  // position in the server's connection table
+
+  friend class Server;
+};
+
+}  // namespace beanstalkd::server

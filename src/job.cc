@@ -1,0 +1,41 @@
+#include "beanstalkd/job.h"
+
+#include <new>
+
+namespace beanstalkd {
+
+const char* job_state_name(JobState state) {
+  switch (state) {
+    case JobState::Ready:
+      return "ready";
+    case JobState::Reserved:
+      return "reserved";
+    case JobState::Delayed:
+      return "delayed";
+    case JobState::Buried:
+      return "buried";
+  }
+  return "invalid";
+}
+
+Job* Job::allocate(std::uint64_t id, std::uint32_t body_size) {
+  void* memory = ::operator new(sizeof(Job) + body_size + 2, std::nothrow);
+  if (!memory) return nullptr;
+  Job* job = new (memory) Job{};
+  job->id = id;
+  job->body_size = body_size;
+  return job;
+}
+
+void Job::release_memory(Job* job) {
+  job->removed = true;
+  if (job->pins > 0) return;
+  job->~Job();
+  ::operator delete(job);
+}
+
+void Job::unpin() {
+  if (--pins == 0 && removed) release_memory(this);
+}
+
+}  // namespace beanstalkd

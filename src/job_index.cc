@@ -1,0 +1,74 @@
+#include "beanstalkd/job_index.h"
+
+namespace beanstalkd {
+
+namespace {
+constexpr std::size_t kMinCapacity = 16;
+}
+
+JobIndex::JobIndex() : slots_(kMinCapacity, nullptr) {}
+
+std::size_t JobIndex::slot_of(std::uint64_t id) const {
+  // Ids are sequential; a multiplicative mix spreads neighbours apart so
+  // linear probing does not form long runs.
+  std::uint64_t h = id * 0x9E3779B97F4A7C15ULL;
+  return static_cast<std::size_t>(h >> 32) & (slots_.size() - 1);
+}
+
+Job* JobIndex::find(std::uint64_t id) const {
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = slot_of(id);; i = (i + 1) & mask) {
+    Job* job = slots_[i];
+    if (!job) return nullptr;
+    if (job->id == id) return job;
+  }
+}
+
+void JobIndex::insert(Job* job) {
+  // Keep the load factor at or below 3/4.
+  if ((size_ + 1) * 4 > slots_.size() * 3) rehash(slots_.size() * 2);
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = slot_of(job->id);
+  while (slots_[i]) i = (i + 1) & mask;
+  slots_[i] = job;
+  ++size_;
+}
+
+bool JobIndex::erase(std::uint64_t id) {
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = slot_of(id);
+  while (slots_[i] && slots_[i]->id != id) i = (i + 1) & mask;
+  if (!slots_[i]) return false;
+  // Backward-shift deletion: pull later members of the probe run into the
+  // hole so lookups never need tombstones.
+  std::size_t hole = i;
+  for (std::size_t j = (i + 1) & mask; slots_[j]; j = (j + 1) & mask) {
+    std::size_t home = slot_of(slots_[j]->id);
+    // Move slots_[j] into the hole unless its home lies cyclically in (hole, j].
+    bool home_between = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (!home_between) {
+      slots_[hole] = slots_[j];
+      hole = j;
+    }
+  }
+  slots_[hole] = nullptr;
+  --size_;
+  // Give memory back after a large drain.
+  if (slots_.size() > kMinCapacity && size_ * 8 < slots_.size()) rehash(slots_.size() / 4);
+  return true;
+}
+
+void JobIndex::rehash(std::size_t capacity) {
+  if (capacity < kMinCapacity) capacity = kMinCapacity;
+  std::vector<Job*> old(capacity, nullptr);
+  old.swap(slots_);
+  const std::size_t mask = slots_.size() - 1;
+  for (Job* job : old) {
+    if (!job) continue;
+    std::size_t i = slot_of(job->id);
+    while (slots_[i]) i = (i + 1) & mask;
+    slots_[i] = job;
+  }
+}
+
+}  // namespace beanstalkd

@@ -1,0 +1,352 @@
+#include "beanstalkd/server/connection.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "beanstalkd/protocol/parser.h"
+#include "beanstalkd/server/server.h"
+
+namespace beanstalkd::server {
+
+namespace {
+
+using protocol::kMaxLineLength;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+// Reads per readable event, so one fast sender cannot starve the others.
+constexpr int kReadsPerEvent = 16;
+// Commands run per turn before yielding to other connections.
+constexpr int kCommandsPerTurn = 1024;
+// Stop reading from a client while this much output waits for it, or this
+// much input is buffered unparsed (a pipelining client behind a blocking
+// reserve); resume when it drains.
+constexpr std::size_t kMaxPendingOutput = 4 * 1024 * 1024;
+constexpr std::size_t kMaxBufferedInput = 4 * 1024 * 1024;
+// Bodies at least this large are sent by reference instead of copied.
+constexpr std::size_t kReferenceBodyThreshold = 16 * 1024;
+
+constexpr std::string_view kCrlf = "\r\n";
+
+}  // namespace
+
+Connection::Connection(Server& server, int fd, std::string peer)
+    : server_(server), fd_(fd), peer_(std::move(peer)), out_(evbuffer_new()), session_(this) {
+  read_event_ = event_new(server_.base(), fd_, EV_READ | EV_PERSIST, on_read_event, this);
+  write_event_ = event_new(server_.base(), fd_, EV_WRITE | EV_PERSIST, on_write_event, this);
+  resume_event_ = event_new(server_.base(), -1, 0, on_resume_event, this);
+  server_.store().attach(session_);
+  update_read_interest();
+}
+
+Connection::~Connection() {
+  close();
+  event_free(read_event_);
+  event_free(write_event_);
+  event_free(resume_event_);
+  evbuffer_free(out_);
+}
+
+void Connection::close() {
+  if (state_ == State::Closed) return;
+  if (pending_job_) {
+    server_.store().discard_job(pending_job_);
+    pending_job_ = nullptr;
+  }
+  server_.store().detach(session_);
+  state_ = State::Closed;
+  event_del(read_event_);
+  event_del(write_event_);
+  event_del(resume_event_);
+  ::close(fd_);
+  fd_ = -1;
+  server_.connection_closed(this);
+}
+
+void Connection::close_after_flush() {
+  closing_ = true;
+  update_read_interest();
+  mark_dirty();
+}
+
+void Connection::mark_dirty() {
+  if (!dirty_ && state_ != State::Closed) {
+    dirty_ = true;
+    server_.mark_dirty(this);
+  }
+}
+
+// Reads while the client is not being throttled: its output must drain and
+// its unparsed input must shrink first. EOF must still be noticed while a
+// reserve waits, so waiting does not stop reading.
+void Connection::update_read_interest() {
+  if (state_ == State::Closed) return;
+  bool want = !closing_ && !peer_closed_ && evbuffer_get_length(out_) < kMaxPendingOutput &&
+              in_.size() < kMaxBufferedInput;
+  if (want != reading_) {
+    if (want) {
+      event_add(read_event_, nullptr);
+    } else {
+      event_del(read_event_);
+    }
+    reading_ = want;
+  }
+}
+
+// --- reading -------------------------------------------------------------------
+
+void Connection::on_read_event(evutil_socket_t, short, void* self) {
+  auto* c = static_cast<Connection*>(self);
+  c->read_input();
+  if (c->closed()) return;
+  c->process_input();
+  if (c->closed()) return;
+  if (c->peer_closed_) {
+    // A client that half-closes while waiting gets TIMED_OUT (and then we
+    // close, once the replies are out).
+    if (c->state_ == State::Waiting) c->server_.store().cancel_wait(c->session_);
+    c->close_after_flush();
+  }
+  c->update_read_interest();
+  c->mark_dirty();
+}
+
+void Connection::read_input() {
+  for (int i = 0; i < kReadsPerEvent; ++i) {
+    ssize_t n;
+    std::size_t want;
+    if (state_ == State::Body && in_.empty()) {
+      // Large bodies go straight from the socket into the job: one copy.
+      want = pending_job_->body_size + 2 - body_filled_;
+      n = recv(fd_, pending_job_->body_with_crlf() + body_filled_, want, 0);
+      if (n > 0) body_filled_ += static_cast<std::size_t>(n);
+    } else if (state_ == State::Discard && in_.empty()) {
+      char scratch[kReadChunk];
+      want = static_cast<std::size_t>(std::min<std::uint64_t>(discard_left_, sizeof scratch));
+      n = recv(fd_, scratch, want, 0);
+      if (n > 0) discard_left_ -= static_cast<std::uint64_t>(n);
+    } else {
+      want = kReadChunk;
+      n = recv(fd_, in_.prepare(want), want, 0);
+      if (n > 0) in_.commit(static_cast<std::size_t>(n));
+    }
+    if (n == 0) {
+      peer_closed_ = true;
+      return;
+    }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        spdlog::debug("{}: read error: {}", peer_, std::strerror(errno));
+        close();
+      }
+      return;
+    }
+    if (static_cast<std::size_t>(n) < want) return;  // drained the socket
+    if ((state_ == State::Body && body_filled_ == pending_job_->body_size + 2) ||
+        (state_ == State::Discard && discard_left_ == 0) || in_.size() >= kMaxBufferedInput)
+      return;
+  }
+}
+
+void Connection::on_resume_event(evutil_socket_t, short, void* self) {
+  auto* c = static_cast<Connection*>(self);
+  c->process_input();
+  if (c->closed()) return;
+  if (c->peer_closed_ && !c->closing_) {
+    if (c->state_ == State::Waiting) c->server_.store().cancel_wait(c->session_);
+    c->close_after_flush();
+  }
+  c->update_read_interest();
+  c->mark_dirty();
+}
+
+void Connection::wake() {
+  state_ = State::Command;
+  event_active(resume_event_, 0, 0);
+}
+
+// Runs buffered commands until input runs out, the connection blocks in
+// reserve, or the turn's budget is spent (then it continues next turn).
+void Connection::process_input() {
+  for (int budget = kCommandsPerTurn; budget > 0; --budget) {
+    if (closing_ || state_ == State::Closed || state_ == State::Waiting) return;
+    bool progressed = false;
+    switch (state_) {
+      case State::Body:
+        progressed = fill_body();
+        break;
+      case State::Discard:
+        progressed = discard_body();
+        break;
+      case State::Command:
+        progressed = process_line();
+        break;
+      case State::Waiting:
+      case State::Closed:
+        return;
+    }
+    if (!progressed) return;
+  }
+  event_active(resume_event_, 0, 0);
+}
+
+bool Connection::fill_body() {
+  std::size_t need = pending_job_->body_size + 2 - body_filled_;
+  std::size_t take = std::min(need, in_.size());
+  if (take > 0) {
+    std::memcpy(pending_job_->body_with_crlf() + body_filled_, in_.data(), take);
+    in_.consume(take);
+    body_filled_ += take;
+  }
+  if (body_filled_ < pending_job_->body_size + 2) return false;
+  finish_put();
+  return true;
+}
+
+bool Connection::discard_body() {
+  std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(discard_left_, in_.size()));
+  in_.consume(take);
+  discard_left_ -= take;
+  if (discard_left_ > 0) return false;
+  state_ = State::Command;
+  reply(discard_reply_);
+  return true;
+}
+
+// Frames one command line. Only CRLF ends a line. A line longer than 224
+// bytes is answered BAD_FORMAT once its CRLF arrives, and the next command
+// is left intact (the reference can swallow it).
+bool Connection::process_line() {
+  std::string_view buffered = in_.view();
+  std::size_t crlf = buffered.find(kCrlf);
+  if (skipping_long_line_) {
+    if (crlf == std::string_view::npos) {
+      // Keep a trailing CR: it may start the CRLF we are looking for.
+      std::size_t keep = !buffered.empty() && buffered.back() == '\r' ? 1 : 0;
+      in_.consume(buffered.size() - keep);
+      return false;
+    }
+    in_.consume(crlf + 2);
+    skipping_long_line_ = false;
+    reply("BAD_FORMAT\r\n");
+    return true;
+  }
+  if (crlf == std::string_view::npos) {
+    if (buffered.size() >= kMaxLineLength) {
+      skipping_long_line_ = true;
+      return true;
+    }
+    return false;
+  }
+  if (crlf + 2 > kMaxLineLength) {
+    in_.consume(crlf + 2);
+    reply("BAD_FORMAT\r\n");
+    return true;
+  }
+  std::string_view line = buffered.substr(0, crlf);
+  if (server_.trace_enabled()) spdlog::trace("{} <- {}", peer_, line);
+  protocol::Command command;
+  protocol::ParseStatus status = protocol::parse_command(line, command);
+  // The line's bytes stay in place until the next read, so views into it
+  // (a tube name) remain valid while the command runs.
+  in_.consume(crlf + 2);
+  switch (status) {
+    case protocol::ParseStatus::BadFormat:
+      reply("BAD_FORMAT\r\n");
+      break;
+    case protocol::ParseStatus::UnknownCommand:
+      reply("UNKNOWN_COMMAND\r\n");
+      break;
+    case protocol::ParseStatus::Ok:
+      execute(command);
+      break;
+  }
+  return true;
+}
+
+// --- writing -------------------------------------------------------------------
+
+void Connection::reply(std::string_view line) {
+  if (server_.trace_enabled()) spdlog::trace("{} -> {}", peer_, line.substr(0, line.size() - 2));
+  evbuffer_add(out_, line.data(), line.size());
+}
+
+void Connection::unpin_job(const void*, size_t, void* job) { static_cast<Job*>(job)->unpin(); }
+
+void Connection::reply_job(std::string_view word, Job& job) {
+  char header[64];
+  int n = std::snprintf(header, sizeof header, "%.*s %llu %u\r\n", static_cast<int>(word.size()),
+                        word.data(), static_cast<unsigned long long>(job.id), job.body_size);
+  reply(std::string_view(header, static_cast<std::size_t>(n)));
+  std::size_t len = job.body_size + 2;
+  if (len < kReferenceBodyThreshold) {
+    evbuffer_add(out_, job.body_with_crlf(), len);
+  } else {
+    // The job may be deleted before the bytes leave; the pin keeps its
+    // memory alive until libevent is done with them.
+    job.pin();
+    evbuffer_add_reference(out_, job.body_with_crlf(), len, unpin_job, &job);
+  }
+}
+
+void Connection::reply_yaml(const std::string& body) {
+  char header[32];
+  int n = std::snprintf(header, sizeof header, "OK %zu\r\n", body.size());
+  reply(std::string_view(header, static_cast<std::size_t>(n)));
+  evbuffer_add(out_, body.data(), body.size());
+  evbuffer_add(out_, kCrlf.data(), kCrlf.size());
+}
+
+void Connection::on_write_event(evutil_socket_t, short, void* self) {
+  static_cast<Connection*>(self)->flush();
+}
+
+void Connection::flush() {
+  dirty_ = false;
+  if (state_ == State::Closed) return;
+  while (evbuffer_get_length(out_) > 0) {
+    int n = evbuffer_write(out_, fd_);
+    if (n > 0) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+    spdlog::debug("{}: write failed: {}", peer_, n < 0 ? std::strerror(errno) : "closed");
+    close();
+    return;
+  }
+  bool pending = evbuffer_get_length(out_) > 0;
+  if (pending != writing_) {
+    if (pending) {
+      event_add(write_event_, nullptr);
+    } else {
+      event_del(write_event_);
+    }
+    writing_ = pending;
+  }
+  if (!pending && closing_) {
+    close();
+    return;
+  }
+  if (!pending) in_.shrink_if_idle(kReadChunk);
+  update_read_interest();
+}
+
+// --- reserve outcomes ------------------------------------------------------------
+
+void Connection::on_reserved(Job& job) {
+  reply_job("RESERVED", job);
+  if (state_ == State::Waiting) wake();
+  mark_dirty();
+}
+
+void Connection::on_wait_ended(WaitEnd why) {
+  reply(why == WaitEnd::TimedOut ? "TIMED_OUT\r\n" : "DEADLINE_SOON\r\n");
+  if (state_ == State::Waiting) wake();
+  mark_dirty();
+}
+
+}  // namespace beanstalkd::server

@@ -1,0 +1,226 @@
+// What each command does and answers: the bridge from a parsed Command to
+// the store and back to reply bytes.
+#include <cstdio>
+#include <string>
+
+#include "beanstalkd/protocol/stats_yaml.h"
+#include "beanstalkd/server/connection.h"
+#include "beanstalkd/server/server.h"
+
+namespace beanstalkd::server {
+
+namespace {
+
+using protocol::Op;
+
+std::uint64_t whole_seconds(Nanos ns) { return ns > 0 ? static_cast<std::uint64_t>(ns / kNanosPerSecond) : 0; }
+
+std::string line(const char* word, std::uint64_t n) {
+  char buf[48];
+  int len = std::snprintf(buf, sizeof buf, "%s %llu\r\n", word, static_cast<unsigned long long>(n));
+  return std::string(buf, static_cast<std::size_t>(len));
+}
+
+}  // namespace
+
+void Connection::execute(const protocol::Command& cmd) {
+  Store& store = server_.store();
+  // Counted once the command parses, whatever it answers, as the reference.
+  server_.count(cmd.op);
+  switch (cmd.op) {
+    case Op::Put:
+      start_put(cmd);
+      return;
+    case Op::Reserve:
+    case Op::ReserveWithTimeout: {
+      std::optional<std::uint32_t> timeout;
+      if (cmd.op == Op::ReserveWithTimeout) timeout = cmd.count;
+      store.reserve(session_, timeout);
+      if (session_.waiting) state_ = State::Waiting;
+      return;
+    }
+    case Op::ReserveJob: {
+      if (!store.reserve_job(session_, cmd.id)) reply("NOT_FOUND\r\n");
+      return;
+    }
+    case Op::Delete:
+      reply(store.delete_job(session_, cmd.id) ? "DELETED\r\n" : "NOT_FOUND\r\n");
+      return;
+    case Op::Release:
+      reply(store.release(session_, cmd.id, cmd.priority, cmd.delay) ? "RELEASED\r\n"
+                                                                      : "NOT_FOUND\r\n");
+      return;
+    case Op::Bury:
+      reply(store.bury(session_, cmd.id, cmd.priority) ? "BURIED\r\n" : "NOT_FOUND\r\n");
+      return;
+    case Op::Touch:
+      reply(store.touch(session_, cmd.id) ? "TOUCHED\r\n" : "NOT_FOUND\r\n");
+      return;
+    case Op::Kick:
+      reply(line("KICKED", store.kick(session_, cmd.count)));
+      return;
+    case Op::KickJob:
+      reply(store.kick_job(cmd.id) ? "KICKED\r\n" : "NOT_FOUND\r\n");
+      return;
+    case Op::Peek:
+    case Op::PeekReady:
+    case Op::PeekDelayed:
+    case Op::PeekBuried: {
+      Job* job = cmd.op == Op::Peek          ? store.find_job(cmd.id)
+                 : cmd.op == Op::PeekReady   ? store.peek_ready(session_)
+                 : cmd.op == Op::PeekDelayed ? store.peek_delayed(session_)
+                                             : store.peek_buried(session_);
+      if (job) {
+        reply_job("FOUND", *job);
+      } else {
+        reply("NOT_FOUND\r\n");
+      }
+      return;
+    }
+    case Op::Use:
+      store.use(session_, cmd.tube);
+      reply("USING " + std::string(cmd.tube) + "\r\n");
+      return;
+    case Op::ListTubeUsed:
+      reply("USING " + session_.used->name + "\r\n");
+      return;
+    case Op::Watch:
+      reply(line("WATCHING", store.watch(session_, cmd.tube)));
+      return;
+    case Op::Ignore: {
+      auto remaining = store.ignore(session_, cmd.tube);
+      reply(remaining ? line("WATCHING", *remaining) : std::string("NOT_IGNORED\r\n"));
+      return;
+    }
+    case Op::PauseTube:
+      reply(store.pause_tube(cmd.tube, cmd.delay) ? "PAUSED\r\n" : "NOT_FOUND\r\n");
+      return;
+    case Op::Stats:
+      reply_yaml(protocol::render_server_stats(server_.stats_snapshot()));
+      return;
+    case Op::StatsJob:
+      reply_stats_job(cmd.id);
+      return;
+    case Op::StatsTube:
+      reply_stats_tube(cmd.tube);
+      return;
+    case Op::ListTubes: {
+      std::vector<std::string_view> names;
+      for (const Tube* tube : store.tubes()) names.push_back(tube->name);
+      reply_yaml(protocol::render_name_list(names));
+      return;
+    }
+    case Op::ListTubesWatched: {
+      std::vector<std::string_view> names;
+      for (const auto& link : session_.watched) names.push_back(link->tube->name);
+      reply_yaml(protocol::render_name_list(names));
+      return;
+    }
+    case Op::Quit:
+      close_after_flush();
+      return;
+  }
+}
+
+// The reference's order of checks: size limit (drain the body, JOB_TOO_BIG),
+// then trailing text (BAD_FORMAT); the CRLF and drain mode are checked once
+// the body is in.
+void Connection::start_put(const protocol::Command& cmd) {
+  if (cmd.body_size > server_.options().max_job_size) {
+    state_ = State::Discard;
+    discard_left_ = static_cast<std::uint64_t>(cmd.body_size) + 2;
+    discard_reply_ = "JOB_TOO_BIG\r\n";
+    return;
+  }
+  if (cmd.put_trailing_junk) {
+    reply("BAD_FORMAT\r\n");
+    return;
+  }
+  server_.store().mark_producer(session_);
+  pending_job_ = server_.store().allocate_job(cmd.body_size);
+  if (!pending_job_) {
+    state_ = State::Discard;
+    discard_left_ = static_cast<std::uint64_t>(cmd.body_size) + 2;
+    discard_reply_ = "OUT_OF_MEMORY\r\n";
+    return;
+  }
+  body_filled_ = 0;
+  put_priority_ = cmd.priority;
+  put_delay_ = cmd.delay;
+  put_ttr_ = cmd.ttr;
+  state_ = State::Body;
+}
+
+void Connection::finish_put() {
+  Job* job = pending_job_;
+  pending_job_ = nullptr;
+  state_ = State::Command;
+  const char* tail = job->body_with_crlf() + job->body_size;
+  if (tail[0] != '\r' || tail[1] != '\n') {
+    server_.store().discard_job(job);
+    reply("EXPECTED_CRLF\r\n");
+    return;
+  }
+  if (server_.draining()) {
+    server_.store().discard_job(job);
+    reply("DRAINING\r\n");
+    return;
+  }
+  std::uint64_t id = job->id;
+  server_.store().put(session_, job, put_priority_, put_delay_, put_ttr_);
+  reply(line("INSERTED", id));
+}
+
+void Connection::reply_stats_job(std::uint64_t id) {
+  Store& store = server_.store();
+  const Job* job = store.find_job(id);
+  if (!job) {
+    reply("NOT_FOUND\r\n");
+    return;
+  }
+  const Nanos now = store.clock().now();
+  protocol::JobStats s;
+  s.id = job->id;
+  s.tube = job->tube->name;
+  s.state = job_state_name(job->state);
+  s.priority = job->priority;
+  s.age = whole_seconds(now - job->created_at);
+  s.delay = job->delay_seconds;
+  s.ttr = job->ttr_seconds;
+  if (job->state == JobState::Reserved || job->state == JobState::Delayed)
+    s.time_left = whole_seconds(job->deadline_at - now);
+  s.file = 0;
+  s.reserves = job->reserves;
+  s.timeouts = job->timeouts;
+  s.releases = job->releases;
+  s.buries = job->buries;
+  s.kicks = job->kicks;
+  reply_yaml(protocol::render_job_stats(s));
+}
+
+void Connection::reply_stats_tube(std::string_view name) {
+  const Tube* tube = server_.store().find_tube(name);
+  if (!tube) {
+    reply("NOT_FOUND\r\n");
+    return;
+  }
+  const Nanos now = server_.store().clock().now();
+  protocol::TubeStats s;
+  s.name = tube->name;
+  s.jobs_urgent = tube->urgent_count;
+  s.jobs_ready = tube->ready.size();
+  s.jobs_reserved = tube->reserved_count;
+  s.jobs_delayed = tube->delayed.size();
+  s.jobs_buried = tube->buried.size();
+  s.total_jobs = tube->total_jobs;
+  s.current_using = tube->using_count;
+  s.current_watching = tube->watching_count;
+  s.current_waiting = tube->waiters.size();
+  s.cmd_delete = tube->cmd_delete;
+  s.cmd_pause_tube = tube->cmd_pause_tube;
+  s.pause_seconds = whole_seconds(tube->pause_duration);
+  if (tube->paused()) s.pause_time_left = whole_seconds(tube->unpause_at - now);
+  reply_yaml(protocol::render_tube_stats(s));
+}
+
+}  // namespace beanstalkd::server

@@ -1,0 +1,288 @@
+#include "beanstalkd/server/server.h"
+
+#include <arpa/inet.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "beanstalkd/server/connection.h"
+#include "beanstalkd/version.h"
+
+namespace beanstalkd::server {
+
+namespace {
+
+constexpr int kAcceptsPerEvent = 64;
+// After running out of file descriptors, wait this long before accepting
+// again instead of spinning on a listener that stays readable.
+constexpr timeval kAcceptBackoff{0, 100 * 1000};
+
+std::string random_instance_id() {
+  std::random_device rd;
+  std::uint64_t v = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string peer_name(const sockaddr_storage& ss) {
+  char host[INET6_ADDRSTRLEN] = "unix";
+  unsigned port = 0;
+  if (ss.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
+    inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
+    port = ntohs(in.sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
+    port = ntohs(in6.sin6_port);
+  }
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+Server::Server(Options options)
+    : options_(std::move(options)), store_(clock_), base_(event_base_new()) {
+  started_at_ = clock_.now();
+  instance_id_ = random_instance_id();
+  utsname u{};
+  if (uname(&u) == 0) {
+    hostname_ = u.nodename;
+    os_ = u.version;
+    platform_ = u.machine;
+  }
+}
+
+Server::~Server() {
+  // Connections detach from the store before it goes.
+  connections_.clear();
+  closed_.clear();
+  for (event* ev : signal_events_) event_free(ev);
+  if (timer_event_) event_free(timer_event_);
+  if (accept_event_) event_free(accept_event_);
+  if (accept_resume_event_) event_free(accept_resume_event_);
+  if (listen_socket_.fd >= 0) close(listen_socket_.fd);
+  if (!listen_socket_.unix_path.empty()) unlink(listen_socket_.unix_path.c_str());
+  event_base_free(base_);
+}
+
+bool Server::open() {
+  std::string error;
+  listen_socket_ = inherited_listen_socket(error);
+  if (!error.empty()) spdlog::warn("{}", error);
+  if (listen_socket_.fd < 0) {
+    if (!error.empty()) return false;
+    listen_socket_ = open_listen_socket(options_.listen_address, options_.port, error);
+    if (listen_socket_.fd < 0) {
+      spdlog::error("{}", error);
+      return false;
+    }
+  } else {
+    spdlog::info("using the socket passed by systemd; -l and -p are ignored");
+  }
+  if (!drop_privileges()) return false;
+
+  accept_event_ =
+      event_new(base_, listen_socket_.fd, EV_READ | EV_PERSIST, on_accept_event, this);
+  accept_resume_event_ = evtimer_new(base_, on_accept_resume, this);
+  event_add(accept_event_, nullptr);
+  timer_event_ = evtimer_new(base_, on_timer_event, this);
+  for (int sig : {SIGUSR1, SIGTERM, SIGINT}) {
+    event* ev = evsignal_new(base_, sig, on_signal_event, this);
+    event_add(ev, nullptr);
+    signal_events_.push_back(ev);
+  }
+  return true;
+}
+
+bool Server::drop_privileges() {
+  if (options_.user.empty()) return true;
+  passwd* pw = getpwnam(options_.user.c_str());
+  if (!pw) {
+    spdlog::error("no such user: {}", options_.user);
+    return false;
+  }
+  if (setgid(pw->pw_gid) != 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+      setuid(pw->pw_uid) != 0) {
+    spdlog::error("cannot become user {}: {}", options_.user, std::strerror(errno));
+    return false;
+  }
+  spdlog::info("running as user {}", options_.user);
+  return true;
+}
+
+int Server::run() {
+  spdlog::info("beanstalkd {} listening on {}; max job size {} bytes; {}", kVersion,
+               listen_socket_.description, options_.max_job_size,
+               options_.binlog_dir.empty() ? "no write-ahead log (jobs live in memory only)"
+                                           : "log in " + options_.binlog_dir);
+  for (const std::string& w : options_.warnings) spdlog::warn("{}", w);
+  while (!stopping_) {
+    event_base_loop(base_, EVLOOP_ONCE);
+    end_of_turn();
+  }
+  return 0;
+}
+
+// After every libevent turn: write each connection's replies once, free the
+// connections that closed, and re-arm the store's timer.
+void Server::end_of_turn() {
+  for (std::size_t i = 0; i < dirty_.size(); ++i) dirty_[i]->flush();
+  dirty_.clear();
+  for (Connection* c : closed_) {
+    std::size_t slot = c->slot_;
+    connections_[slot].swap(connections_.back());
+    connections_[slot]->slot_ = slot;
+    connections_.pop_back();
+  }
+  closed_.clear();
+  arm_timer();
+}
+
+void Server::arm_timer() {
+  Nanos next = store_.next_timer();
+  if (next == timer_armed_for_) return;
+  timer_armed_for_ = next;
+  if (next == kNoTimer) {
+    event_del(timer_event_);
+    return;
+  }
+  Nanos wait = std::max<Nanos>(0, next - clock_.now());
+  // Round up to whole microseconds so the timer never fires just early.
+  Nanos micros = (wait + 999) / 1000;
+  timeval tv{static_cast<time_t>(micros / 1000000), static_cast<suseconds_t>(micros % 1000000)};
+  event_add(timer_event_, &tv);
+}
+
+void Server::on_timer_event(evutil_socket_t, short, void* self) {
+  auto* s = static_cast<Server*>(self);
+  s->timer_armed_for_ = kNoTimer;
+  s->store_.process_timers();
+}
+
+void Server::mark_dirty(Connection* connection) { dirty_.push_back(connection); }
+
+void Server::connection_closed(Connection* connection) {
+  if (!stopping_) closed_.push_back(connection);
+}
+
+// --- accepting -------------------------------------------------------------------
+
+void Server::on_accept_event(evutil_socket_t, short, void* self) {
+  static_cast<Server*>(self)->accept_connections();
+}
+
+void Server::on_accept_resume(evutil_socket_t, short, void* self) {
+  auto* s = static_cast<Server*>(self);
+  if (!s->stopping_) event_add(s->accept_event_, nullptr);
+}
+
+void Server::pause_accepting() {
+  event_del(accept_event_);
+  event_add(accept_resume_event_, &kAcceptBackoff);
+}
+
+void Server::accept_connections() {
+  for (int i = 0; i < kAcceptsPerEvent; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = accept4(listen_socket_.fd, reinterpret_cast<sockaddr*>(&ss), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+        return;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        spdlog::warn("cannot accept a connection: {} ({} open); pausing accepts for 100 ms",
+                     std::strerror(errno), connections_.size());
+        pause_accepting();
+        return;
+      }
+      spdlog::warn("accept failed: {}", std::strerror(errno));
+      return;
+    }
+    if (ss.ss_family != AF_UNIX) {
+      int on = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    }
+    ++total_connections_;
+    auto connection = std::make_unique<Connection>(*this, fd, peer_name(ss));
+    connection->slot_ = connections_.size();
+    spdlog::debug("{}: connected", connection->peer());
+    connections_.push_back(std::move(connection));
+  }
+}
+
+// --- signals and shutdown ------------------------------------------------------
+
+void Server::on_signal_event(evutil_socket_t sig, short, void* self) {
+  auto* s = static_cast<Server*>(self);
+  if (sig == SIGUSR1) {
+    if (!s->draining_) spdlog::info("SIGUSR1: entering drain mode; puts now answer DRAINING");
+    s->draining_ = true;
+    return;
+  }
+  s->shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+void Server::shutdown(const char* why) {
+  spdlog::info("{}: shutting down ({} connections, {} jobs)", why, connections_.size(),
+               store_.job_count());
+  event_del(accept_event_);
+  // Best effort: send what is already queued before closing.
+  for (auto& c : connections_) c->flush();
+  stopping_ = true;
+  for (auto& c : connections_) c->close();
+  event_base_loopbreak(base_);
+}
+
+// --- stats -----------------------------------------------------------------------
+
+protocol::ServerStats Server::stats_snapshot() const {
+  protocol::ServerStats s;
+  const JobCounts& jobs = store_.job_counts();
+  s.jobs_urgent = jobs.urgent;
+  s.jobs_ready = jobs.ready;
+  s.jobs_reserved = jobs.reserved;
+  s.jobs_delayed = jobs.delayed;
+  s.jobs_buried = jobs.buried;
+  s.commands = command_counts_;
+  const StoreCounters& counters = store_.counters();
+  s.job_timeouts = counters.job_timeouts;
+  s.total_jobs = counters.total_jobs;
+  s.max_job_size = options_.max_job_size;
+  s.current_tubes = store_.tubes().size();
+  s.current_connections = connections_.size() - closed_.size();
+  s.current_producers = counters.producers;
+  s.current_workers = counters.workers;
+  s.current_waiting = counters.waiting;
+  s.total_connections = total_connections_;
+  s.pid = getpid();
+  s.version = kVersion;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  s.rusage_utime_us = static_cast<std::int64_t>(ru.ru_utime.tv_sec) * 1000000 + ru.ru_utime.tv_usec;
+  s.rusage_stime_us = static_cast<std::int64_t>(ru.ru_stime.tv_sec) * 1000000 + ru.ru_stime.tv_usec;
+  s.uptime_seconds = static_cast<std::uint64_t>((clock_.now() - started_at_) / kNanosPerSecond);
+  s.binlog_max_size = options_.binlog_size;
+  s.draining = draining_;
+  s.instance_id = instance_id_;
+  s.hostname = hostname_;
+  s.os = os_;
+  s.platform = platform_;
+  return s;
+}
+
+}  // namespace beanstalkd::server

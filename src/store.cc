@@ -1,0 +1,494 @@
+#include "beanstalkd/store.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace beanstalkd {
+
+namespace {
+
+Nanos seconds(std::uint32_t s) { return static_cast<Nanos>(s) * kNanosPerSecond; }
+
+}  // namespace
+
+Store::Store(const Clock& clock) : clock_(clock) {
+  default_tube_ = find_or_make_tube(kDefaultTubeName);
+}
+
+Store::~Store() {
+  // Sessions belong to connections, which detach before the store goes; what
+  // is left here are jobs and tubes.
+  std::vector<Job*> all;
+  all.reserve(jobs_.size());
+  jobs_.for_each([&](Job* job) { all.push_back(job); });
+  for (Job* job : all) Job::release_memory(job);
+}
+
+// --- tubes --------------------------------------------------------------------
+
+Tube* Store::find_tube(std::string_view name) const {
+  auto it = tubes_.find(name);
+  return it == tubes_.end() ? nullptr : it->second.get();
+}
+
+Tube* Store::find_or_make_tube(std::string_view name) {
+  if (Tube* tube = find_tube(name)) return tube;
+  auto tube = std::make_unique<Tube>(std::string(name));
+  Tube* raw = tube.get();
+  raw->list_index = tube_list_.size();
+  tube_list_.push_back(raw);
+  tubes_.emplace(raw->name, std::move(tube));
+  return raw;
+}
+
+void Store::drop_tube_if_unreferenced(Tube* tube) {
+  if (tube == default_tube_ || !tube->unreferenced()) return;
+  if (tube->pause_index != kNotInHeap) pauses_.remove(tube);
+  std::size_t i = tube->list_index;
+  tube_list_[i] = tube_list_.back();
+  tube_list_[i]->list_index = i;
+  tube_list_.pop_back();
+  tubes_.erase(tube->name);
+}
+
+void Store::use(Session& session, std::string_view name) {
+  Tube* old = session.used;
+  Tube* tube = find_or_make_tube(name);
+  ++tube->using_count;
+  session.used = tube;
+  if (old) {
+    --old->using_count;
+    drop_tube_if_unreferenced(old);
+  }
+}
+
+std::size_t Store::watch(Session& session, std::string_view name) {
+  for (auto& link : session.watched)
+    if (link->tube->name == name) return session.watched.size();
+  Tube* tube = find_or_make_tube(name);
+  ++tube->watching_count;
+  session.watched.push_back(std::make_unique<WatchLink>(WatchLink{&session, tube, {}}));
+  return session.watched.size();
+}
+
+std::optional<std::size_t> Store::ignore(Session& session, std::string_view name) {
+  auto& list = session.watched;
+  auto it = std::find_if(list.begin(), list.end(),
+                         [&](const auto& link) { return link->tube->name == name; });
+  if (it == list.end()) return list.size();
+  if (list.size() == 1) return std::nullopt;
+  Tube* tube = (*it)->tube;
+  *it = std::move(list.back());
+  list.pop_back();
+  --tube->watching_count;
+  drop_tube_if_unreferenced(tube);
+  return list.size();
+}
+
+bool Store::pause_tube(std::string_view name, std::uint32_t secs) {
+  Tube* tube = find_tube(name);
+  if (!tube) return false;
+  ++tube->cmd_pause_tube;
+  if (secs == 0) {
+    tube->pause_duration = 0;
+    tube->unpause_at = 0;
+    if (tube->pause_index != kNotInHeap) pauses_.remove(tube);
+    dispatch(tube);
+    return true;
+  }
+  tube->pause_duration = seconds(secs);
+  tube->unpause_at = clock_.now() + tube->pause_duration;
+  if (tube->pause_index == kNotInHeap) {
+    pauses_.push(tube);
+  } else {
+    pauses_.update(tube);
+  }
+  return true;
+}
+
+// --- sessions -----------------------------------------------------------------
+
+void Store::attach(Session& session) {
+  assert(!session.attached);
+  session.attached = true;
+  use(session, kDefaultTubeName);
+  watch(session, kDefaultTubeName);
+}
+
+void Store::detach(Session& session) {
+  if (!session.attached) return;
+  if (session.waiting) stop_waiting(session);
+  // Held jobs go back to ready; a disconnect is not a timeout.
+  while (Job* job = session.reserved.front()) {
+    unlink(job);
+    make_ready(job);
+  }
+  if (session.is_producer) --counters_.producers;
+  if (session.is_worker) --counters_.workers;
+  std::vector<Tube*> released;
+  for (auto& link : session.watched) {
+    --link->tube->watching_count;
+    released.push_back(link->tube);
+  }
+  session.watched.clear();
+  --session.used->using_count;
+  released.push_back(session.used);
+  session.used = nullptr;
+  session.attached = false;
+  for (Tube* tube : released) drop_tube_if_unreferenced(tube);
+}
+
+void Store::mark_producer(Session& session) {
+  if (session.is_producer) return;
+  session.is_producer = true;
+  ++counters_.producers;
+}
+
+// --- job placement ------------------------------------------------------------
+
+void Store::unlink(Job* job) {
+  Tube* tube = job->tube;
+  switch (job->state) {
+    case JobState::Ready:
+      tube->ready.remove(job);
+      --counts_.ready;
+      if (job->urgent()) {
+        --counts_.urgent;
+        --tube->urgent_count;
+      }
+      break;
+    case JobState::Delayed:
+      tube->delayed.remove(job);
+      job_timers_.remove(job);
+      --counts_.delayed;
+      break;
+    case JobState::Buried:
+      tube->buried.remove(job);
+      --counts_.buried;
+      break;
+    case JobState::Reserved: {
+      Session* holder = job->reserver;
+      holder->reserved.remove(job);
+      job_timers_.remove(job);
+      job->reserver = nullptr;
+      --tube->reserved_count;
+      --counts_.reserved;
+      // A waiting holder's next DEADLINE_SOON moment depends on its jobs.
+      if (holder->waiting) schedule_tick(*holder, clock_.now());
+      break;
+    }
+  }
+}
+
+void Store::make_ready(Job* job) {
+  Tube* tube = job->tube;
+  job->state = JobState::Ready;
+  tube->ready.push(job);
+  ++counts_.ready;
+  if (job->urgent()) {
+    ++counts_.urgent;
+    ++tube->urgent_count;
+  }
+  dispatch(tube);
+}
+
+void Store::make_delayed(Job* job, Nanos until) {
+  job->state = JobState::Delayed;
+  job->deadline_at = until;
+  job->tube->delayed.push(job);
+  job_timers_.push(job);
+  ++counts_.delayed;
+}
+
+void Store::make_buried(Job* job) {
+  job->state = JobState::Buried;
+  job->tube->buried.push_back(job);
+  ++counts_.buried;
+}
+
+void Store::hand_to(Session& session, Job* job) {
+  unlink(job);
+  Nanos now = clock_.now();
+  job->state = JobState::Reserved;
+  job->reserver = &session;
+  job->deadline_at = now + job->ttr();
+  ++job->reserves;
+  session.reserved.push_back(job);
+  job_timers_.push(job);
+  ++job->tube->reserved_count;
+  ++counts_.reserved;
+  if (session.waiting) stop_waiting(session);
+  session.listener->on_reserved(*job);
+}
+
+// Serves the tube's waiters, first come first served, while it has ready
+// jobs and is not paused.
+void Store::dispatch(Tube* tube) {
+  while (!tube->paused() && !tube->ready.empty() && !tube->waiters.empty()) {
+    Session& waiter = *tube->waiters.front()->session;
+    hand_to(waiter, tube->ready.top());
+  }
+}
+
+void Store::free_job(Job* job) {
+  Tube* tube = job->tube;
+  jobs_.erase(job->id);
+  Job::release_memory(job);
+  drop_tube_if_unreferenced(tube);
+}
+
+// --- put ----------------------------------------------------------------------
+
+Job* Store::allocate_job(std::uint32_t body_size) {
+  Job* job = Job::allocate(next_id_, body_size);
+  if (job) ++next_id_;
+  return job;
+}
+
+void Store::discard_job(Job* job) { Job::release_memory(job); }
+
+void Store::put(Session& session, Job* job, std::uint32_t priority, std::uint32_t delay_seconds,
+                std::uint32_t ttr_seconds) {
+  Nanos now = clock_.now();
+  job->tube = session.used;
+  job->priority = priority;
+  job->delay_seconds = delay_seconds;
+  job->ttr_seconds = std::max<std::uint32_t>(ttr_seconds, 1);
+  job->created_at = now;
+  jobs_.insert(job);
+  ++counters_.total_jobs;
+  ++job->tube->total_jobs;
+  if (delay_seconds > 0) {
+    make_delayed(job, now + seconds(delay_seconds));
+  } else {
+    make_ready(job);
+  }
+}
+
+// --- reserve ------------------------------------------------------------------
+
+Job* Store::best_ready(const Session& session) const {
+  Job* best = nullptr;
+  for (const auto& link : session.watched) {
+    const Tube* tube = link->tube;
+    if (tube->paused()) continue;
+    Job* top = tube->ready.top();
+    if (top && (!best || ReadyOrder{}(*top, *best))) best = top;
+  }
+  return best;
+}
+
+bool Store::any_ready(const Session& session) const {
+  // Like the reference, a paused tube's ready jobs count here.
+  return std::any_of(session.watched.begin(), session.watched.end(),
+                     [](const auto& link) { return !link->tube->ready.empty(); });
+}
+
+bool Store::deadline_soon(const Session& session, Nanos now) const {
+  for (Job* job = session.reserved.front(); job; job = session.reserved.next(job))
+    if (now >= job->deadline_at - kSafetyMargin) return true;
+  return false;
+}
+
+void Store::reserve(Session& session, std::optional<std::uint32_t> timeout_seconds) {
+  if (!session.is_worker) {
+    session.is_worker = true;
+    ++counters_.workers;
+  }
+  Nanos now = clock_.now();
+  if (deadline_soon(session, now) && !any_ready(session)) {
+    session.listener->on_wait_ended(WaitEnd::DeadlineSoon);
+    return;
+  }
+  if (Job* job = best_ready(session)) {
+    hand_to(session, job);
+    return;
+  }
+  if (timeout_seconds == 0u) {
+    session.listener->on_wait_ended(WaitEnd::TimedOut);
+    return;
+  }
+  session.wait_until = timeout_seconds ? now + seconds(*timeout_seconds) : -1;
+  start_waiting(session, now);
+}
+
+void Store::start_waiting(Session& session, Nanos now) {
+  session.waiting = true;
+  ++counters_.waiting;
+  for (auto& link : session.watched) link->tube->waiters.push_back(link.get());
+  schedule_tick(session, now);
+}
+
+void Store::stop_waiting(Session& session) {
+  session.waiting = false;
+  --counters_.waiting;
+  for (auto& link : session.watched) link->tube->waiters.remove(link.get());
+  if (session.tick_index != kNotInHeap) session_timers_.remove(&session);
+}
+
+void Store::schedule_tick(Session& session, Nanos now) {
+  (void)now;
+  Nanos tick = session.wait_until >= 0 ? session.wait_until : kNoTimer;
+  for (Job* job = session.reserved.front(); job; job = session.reserved.next(job))
+    tick = std::min(tick, job->deadline_at - kSafetyMargin);
+  session.tick_at = tick;
+  if (tick == kNoTimer) {
+    if (session.tick_index != kNotInHeap) session_timers_.remove(&session);
+  } else if (session.tick_index == kNotInHeap) {
+    session_timers_.push(&session);
+  } else {
+    session_timers_.update(&session);
+  }
+}
+
+void Store::end_wait(Session& session, WaitEnd why) {
+  stop_waiting(session);
+  session.listener->on_wait_ended(why);
+}
+
+void Store::cancel_wait(Session& session) {
+  if (session.waiting) end_wait(session, WaitEnd::TimedOut);
+}
+
+Job* Store::reserve_job(Session& session, std::uint64_t id) {
+  Job* job = jobs_.find(id);
+  if (!job || job->state == JobState::Reserved) return nullptr;
+  if (!session.is_worker) {
+    session.is_worker = true;
+    ++counters_.workers;
+  }
+  hand_to(session, job);
+  return job;
+}
+
+// --- job commands -------------------------------------------------------------
+
+Job* Store::held_job(Session& session, std::uint64_t id) const {
+  Job* job = jobs_.find(id);
+  if (!job || job->state != JobState::Reserved || job->reserver != &session) return nullptr;
+  return job;
+}
+
+bool Store::delete_job(Session& session, std::uint64_t id) {
+  Job* job = jobs_.find(id);
+  if (!job) return false;
+  if (job->state == JobState::Reserved && job->reserver != &session) return false;
+  unlink(job);
+  ++job->tube->cmd_delete;
+  free_job(job);
+  return true;
+}
+
+bool Store::release(Session& session, std::uint64_t id, std::uint32_t priority,
+                    std::uint32_t delay_seconds) {
+  Job* job = held_job(session, id);
+  if (!job) return false;
+  unlink(job);
+  job->priority = priority;
+  job->delay_seconds = delay_seconds;
+  ++job->releases;
+  if (delay_seconds > 0) {
+    make_delayed(job, clock_.now() + seconds(delay_seconds));
+  } else {
+    make_ready(job);
+  }
+  return true;
+}
+
+bool Store::bury(Session& session, std::uint64_t id, std::uint32_t priority) {
+  Job* job = held_job(session, id);
+  if (!job) return false;
+  unlink(job);
+  job->priority = priority;
+  ++job->buries;
+  make_buried(job);
+  return true;
+}
+
+bool Store::touch(Session& session, std::uint64_t id) {
+  Job* job = held_job(session, id);
+  if (!job) return false;
+  job->deadline_at = clock_.now() + job->ttr();
+  job_timers_.update(job);
+  return true;
+}
+
+std::uint32_t Store::kick(Session& session, std::uint32_t bound) {
+  Tube* tube = session.used;
+  std::uint32_t kicked = 0;
+  // Buried jobs first, oldest first; only if none, delayed jobs, soonest first.
+  const bool from_buried = !tube->buried.empty();
+  while (kicked < bound) {
+    Job* job = from_buried ? tube->buried.front() : tube->delayed.top();
+    if (!job) break;
+    unlink(job);
+    ++job->kicks;
+    make_ready(job);
+    ++kicked;
+  }
+  return kicked;
+}
+
+bool Store::kick_job(std::uint64_t id) {
+  Job* job = jobs_.find(id);
+  if (!job || (job->state != JobState::Buried && job->state != JobState::Delayed)) return false;
+  unlink(job);
+  ++job->kicks;
+  make_ready(job);
+  return true;
+}
+
+Job* Store::peek_ready(const Session& session) const { return session.used->ready.top(); }
+Job* Store::peek_delayed(const Session& session) const { return session.used->delayed.top(); }
+Job* Store::peek_buried(const Session& session) const { return session.used->buried.front(); }
+
+// --- time ---------------------------------------------------------------------
+
+void Store::timeout_job(Job* job) {
+  unlink(job);
+  ++job->timeouts;
+  ++counters_.job_timeouts;
+  make_ready(job);
+}
+
+void Store::process_timers() {
+  const Nanos now = clock_.now();
+  // Waiting sessions first: a waiter whose job enters its safety margin hears
+  // DEADLINE_SOON before that job can time out.
+  while (Session* session = session_timers_.top()) {
+    if (session->tick_at > now) break;
+    if (deadline_soon(*session, now)) {
+      end_wait(*session, WaitEnd::DeadlineSoon);
+    } else if (session->wait_until >= 0 && session->wait_until <= now) {
+      end_wait(*session, WaitEnd::TimedOut);
+    } else {
+      schedule_tick(*session, now);  // its jobs changed since; look again later
+    }
+  }
+  while (Job* job = job_timers_.top()) {
+    if (job->deadline_at > now) break;
+    if (job->state == JobState::Reserved) {
+      timeout_job(job);
+    } else {
+      unlink(job);
+      make_ready(job);
+    }
+  }
+  while (Tube* tube = pauses_.top()) {
+    if (tube->unpause_at > now) break;
+    pauses_.pop();
+    tube->pause_duration = 0;
+    tube->unpause_at = 0;
+    dispatch(tube);
+  }
+}
+
+Nanos Store::next_timer() const {
+  Nanos next = kNoTimer;
+  if (Job* job = job_timers_.top()) next = std::min(next, job->deadline_at);
+  if (Tube* tube = pauses_.top()) next = std::min(next, tube->unpause_at);
+  if (Session* session = session_timers_.top()) next = std::min(next, session->tick_at);
+  return next;
+}
+
+}  // namespace beanstalkd
