@@ -4,12 +4,14 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <iostream>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "beanstalkd/options.h"
 #include "beanstalkd/server/server.h"
+#include "beanstalkd/wal/check.h"
 
 namespace {
 
@@ -35,11 +37,8 @@ int main(int argc, char** argv) {
   if (parsed.action == beanstalkd::ParsedCommandLine::Action::Exit) return parsed.exit_code;
   setup_logging(parsed.options.verbosity);
 
-  if (!parsed.options.binlog_dir.empty()) {
-    spdlog::error("-b (write-ahead log) is not available in this build yet; "
-                  "run without -b for an in-memory server");
-    return 1;
-  }
+  if (!parsed.options.check_wal_dir.empty())
+    return beanstalkd::wal::check_wal_directory(parsed.options.check_wal_dir, std::cout);
   // A client that disconnects mid-write must not kill the server.
   std::signal(SIGPIPE, SIG_IGN);
 

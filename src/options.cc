@@ -43,6 +43,14 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   app.add_option("-s,--binlog-size", o.binlog_size, "Size of each log file in bytes")
       ->type_name("BYTES")
       ->capture_default_str();
+  app.add_option("--check-wal", o.check_wal_dir,
+                 "Verify the log directory DIR without changing it, print a report and exit "
+                 "(0 intact, 1 damaged, 2 unreadable)")
+      ->type_name("DIR");
+  app.add_option("--metrics-listen", o.metrics_listen,
+                 "Serve Prometheus /metrics, /healthz and /readyz over HTTP on HOST:PORT "
+                 "(off by default; the endpoint has no authentication)")
+      ->type_name("HOST:PORT");
   app.add_flag("-c", obsolete_c, "Obsolete; accepted and ignored");
   app.add_flag("-n", obsolete_n, "Obsolete; accepted and ignored");
   app.add_flag("-V,--verbose", o.verbosity,
@@ -73,6 +81,11 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
     max_job_size = kMaxJobSizeLimit;
   }
   o.max_job_size = static_cast<std::uint32_t>(max_job_size);
+  if (o.binlog_size < kMinBinlogSize) {
+    o.warnings.push_back("log file size " + std::to_string(o.binlog_size) + " is too small; using " +
+                         std::to_string(kMinBinlogSize));
+    o.binlog_size = kMinBinlogSize;
+  }
   if (obsolete_c) o.warnings.push_back("-c is obsolete and ignored");
   if (obsolete_n) o.warnings.push_back("-n is obsolete and ignored");
   return result;

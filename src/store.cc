@@ -135,6 +135,9 @@ void Store::detach(Session& session) {
   released.push_back(session.used);
   session.used = nullptr;
   session.attached = false;
+  // The used tube is usually watched too: drop each tube once.
+  std::sort(released.begin(), released.end());
+  released.erase(std::unique(released.begin(), released.end()), released.end());
   for (Tube* tube : released) drop_tube_if_unreferenced(tube);
 }
 
@@ -202,6 +205,7 @@ void Store::make_delayed(Job* job, Nanos until) {
 
 void Store::make_buried(Job* job) {
   job->state = JobState::Buried;
+  job->deadline_at = static_cast<Nanos>(++bury_sequence_);
   job->tube->buried.push_back(job);
   ++counts_.buried;
 }
@@ -217,6 +221,7 @@ void Store::hand_to(Session& session, Job* job) {
   job_timers_.push(job);
   ++job->tube->reserved_count;
   ++counts_.reserved;
+  if (journal_) journal_->record_update(*job);
   if (session.waiting) stop_waiting(session);
   session.listener->on_reserved(*job);
 }
@@ -258,9 +263,13 @@ void Store::put(Session& session, Job* job, std::uint32_t priority, std::uint32_
   jobs_.insert(job);
   ++counters_.total_jobs;
   ++job->tube->total_jobs;
+  // Logged before it can be handed to a waiting worker (which logs an update).
   if (delay_seconds > 0) {
     make_delayed(job, now + seconds(delay_seconds));
+    if (journal_) journal_->record_put(*job);
   } else {
+    job->state = JobState::Ready;
+    if (journal_) journal_->record_put(*job);
     make_ready(job);
   }
 }
@@ -375,6 +384,7 @@ bool Store::delete_job(Session& session, std::uint64_t id) {
   if (job->state == JobState::Reserved && job->reserver != &session) return false;
   unlink(job);
   ++job->tube->cmd_delete;
+  if (journal_) journal_->record_delete(*job);
   free_job(job);
   return true;
 }
@@ -389,7 +399,10 @@ bool Store::release(Session& session, std::uint64_t id, std::uint32_t priority,
   ++job->releases;
   if (delay_seconds > 0) {
     make_delayed(job, clock_.now() + seconds(delay_seconds));
+    if (journal_) journal_->record_update(*job);
   } else {
+    job->state = JobState::Ready;
+    if (journal_) journal_->record_update(*job);
     make_ready(job);
   }
   return true;
@@ -402,6 +415,7 @@ bool Store::bury(Session& session, std::uint64_t id, std::uint32_t priority) {
   job->priority = priority;
   ++job->buries;
   make_buried(job);
+  if (journal_) journal_->record_update(*job);
   return true;
 }
 
@@ -423,6 +437,8 @@ std::uint32_t Store::kick(Session& session, std::uint32_t bound) {
     if (!job) break;
     unlink(job);
     ++job->kicks;
+    job->state = JobState::Ready;
+    if (journal_) journal_->record_update(*job);
     make_ready(job);
     ++kicked;
   }
@@ -434,6 +450,8 @@ bool Store::kick_job(std::uint64_t id) {
   if (!job || (job->state != JobState::Buried && job->state != JobState::Delayed)) return false;
   unlink(job);
   ++job->kicks;
+  job->state = JobState::Ready;
+  if (journal_) journal_->record_update(*job);
   make_ready(job);
   return true;
 }
@@ -442,12 +460,49 @@ Job* Store::peek_ready(const Session& session) const { return session.used->read
 Job* Store::peek_delayed(const Session& session) const { return session.used->delayed.top(); }
 Job* Store::peek_buried(const Session& session) const { return session.used->buried.front(); }
 
+// --- recovery -----------------------------------------------------------------
+
+void Store::forget(Job* job) {
+  jobs_.erase(job->id);
+  Job::release_memory(job);
+}
+
+void Store::finish_recovery(std::uint64_t next_id) {
+  next_id_ = std::max(next_id_, next_id);
+  std::vector<Job*> buried;
+  std::vector<Job*> others;
+  jobs_.for_each([&](Job* job) {
+    next_id_ = std::max(next_id_, job->id + 1);
+    (job->state == JobState::Buried ? buried : others).push_back(job);
+  });
+  std::sort(buried.begin(), buried.end(),
+            [](const Job* a, const Job* b) { return a->deadline_at < b->deadline_at; });
+  for (Job* job : buried) {
+    job->state = JobState::Buried;
+    job->tube->buried.push_back(job);
+    ++counts_.buried;
+    bury_sequence_ = std::max(bury_sequence_, static_cast<std::uint64_t>(job->deadline_at));
+  }
+  const Nanos now = clock_.now();
+  for (Job* job : others) {
+    if (job->state == JobState::Delayed && job->deadline_at > now) {
+      make_delayed(job, job->deadline_at);
+    } else {
+      make_ready(job);
+    }
+  }
+  std::vector<Tube*> all(tube_list_);
+  for (Tube* tube : all) drop_tube_if_unreferenced(tube);
+}
+
 // --- time ---------------------------------------------------------------------
 
 void Store::timeout_job(Job* job) {
   unlink(job);
   ++job->timeouts;
   ++counters_.job_timeouts;
+  job->state = JobState::Ready;
+  if (journal_) journal_->record_update(*job);
   make_ready(job);
 }
 

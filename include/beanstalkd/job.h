@@ -29,7 +29,8 @@ struct Job {
   Session* reserver = nullptr;  // the holder, while reserved
   Nanos created_at;
   // While delayed: when the job becomes ready. While reserved: when its TTR
-  // runs out. Otherwise unused.
+  // runs out. While buried: its burial sequence number, which orders the
+  // buried FIFO and is kept in the log so the order survives a restart.
   Nanos deadline_at = 0;
   std::size_t heap_index = kNotInHeap;   // in its tube's ready or delay heap
   std::size_t timer_index = kNotInHeap;  // in the store's deadline heap
@@ -46,6 +47,7 @@ struct Job {
   // Output buffers still sending this job's body; the memory outlives a
   // delete until they are done.
   std::uint32_t pins = 0;
+  std::uint32_t wal_file = 0;  // log file holding the job's full record; 0 = none
   JobState state = JobState::Ready;
   bool removed = false;  // gone from the store; freed when unpinned
 

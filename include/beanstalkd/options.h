@@ -19,10 +19,14 @@ struct Options {
   bool no_fsync = false;                    // -F
   std::uint64_t binlog_size = 10485760;     // -s
   int verbosity = 0;                        // -V, repeatable
+  std::string check_wal_dir;
+  std::string metrics_listen;               // --metrics-listen HOST:PORT; empty = off                // --check-wal: verify offline and exit
   std::vector<std::string> warnings;        // for obsolete flags, logged at start-up
 };
 
 inline constexpr std::uint32_t kMaxJobSizeLimit = 1073741824;  // 1 GiB
+// Smaller log files would hold a record or two each.
+inline constexpr std::uint64_t kMinBinlogSize = 4096;
 
 // What the process should do after parsing.
 struct ParsedCommandLine {

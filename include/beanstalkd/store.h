@@ -16,6 +16,7 @@
 #include "beanstalkd/clock.h"
 #include "beanstalkd/job.h"
 #include "beanstalkd/job_index.h"
+#include "beanstalkd/journal.h"
 #include "beanstalkd/session.h"
 #include "beanstalkd/tube.h"
 
@@ -49,6 +50,22 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   const Clock& clock() const { return clock_; }
+  // Every later change is reported to `journal` (nullptr: none).
+  void set_journal(Journal* journal) { journal_ = journal; }
+
+  // --- recovery -------------------------------------------------------------
+  // While replaying a log into an empty store: jobs are adopted into the
+  // index with their fields set but placed nowhere; finish_recovery() puts
+  // each where its state says (a reserved job comes back ready; buried jobs
+  // in ascending burial order, kept in deadline_at) and drops empty tubes.
+  Tube* recovery_tube(std::string_view name) { return find_or_make_tube(name); }
+  void adopt(Job* job) { jobs_.insert(job); }
+  void forget(Job* job);
+  void finish_recovery(std::uint64_t next_id);
+  template <typename Fn>
+  void for_each_job(Fn&& fn) const {
+    jobs_.for_each(fn);
+  }
 
   // --- sessions -----------------------------------------------------------
   // A new session uses and watches "default".
@@ -146,7 +163,9 @@ class Store {
   void free_job(Job* job);
 
   const Clock& clock_;
+  Journal* journal_ = nullptr;
   std::uint64_t next_id_ = 1;
+  std::uint64_t bury_sequence_ = 0;
   JobIndex jobs_;
   std::unordered_map<std::string, std::unique_ptr<Tube>, NameHash, std::equal_to<>> tubes_;
   std::vector<Tube*> tube_list_;

@@ -1,5 +1,6 @@
 #include "beanstalkd/protocol/parser.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <limits>
@@ -32,6 +33,26 @@ template <typename T>
 bool read_last_number(std::string_view in, T max, T& value) {
   std::string_view rest;
   return read_number(in, max, value, rest) && rest.empty();
+}
+
+// kick's bound is read like C's strtoul, as the reference reads it: leading
+// white space, an optional sign, at least one digit, and anything after the
+// digits ignored. A negative number wraps around, so "kick -1" kicks every
+// job; only an overflow of 64 bits is BAD_FORMAT. The result is capped at
+// 2^32-1, more than a tube can hold.
+bool read_kick_bound(std::string_view in, std::uint32_t& value) {
+  std::size_t i = 0;
+  while (i < in.size() && (in[i] == ' ' || (in[i] >= '\t' && in[i] <= '\r'))) ++i;
+  bool negative = false;
+  if (i < in.size() && (in[i] == '+' || in[i] == '-')) negative = in[i++] == '-';
+  if (i == in.size() || in[i] < '0' || in[i] > '9') return false;
+  std::uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(in.data() + i, in.data() + in.size(), v);
+  (void)ptr;
+  if (ec != std::errc{}) return false;
+  if (negative) v = 0 - v;
+  value = static_cast<std::uint32_t>(std::min<std::uint64_t>(v, UINT32_MAX));
+  return true;
 }
 
 constexpr auto kU32 = std::numeric_limits<std::uint32_t>::max();
@@ -76,7 +97,7 @@ constexpr Entry kTable[] = {
     {"list-tube-used", Op::ListTubeUsed},
     {"list-tubes", Op::ListTubes},
     {"quit", Op::Quit},
-    {"pause-tube ", Op::PauseTube},
+    {"pause-tube", Op::PauseTube},  // no space needed: "pause-tubefoo 1" pauses foo
 };
 
 ParseStatus bad() { return ParseStatus::BadFormat; }
@@ -90,15 +111,15 @@ ParseStatus parse_put(std::string_view args, Command& out) {
   return ParseStatus::Ok;
 }
 
-// pause-tube <name> <seconds>: the name is a run of name characters after
-// optional spaces, unchecked for length (an overlong name is NOT_FOUND).
+// pause-tube <name> <seconds>: the name is the run of name characters after
+// optional spaces, and must be a valid name.
 ParseStatus parse_pause(std::string_view args, Command& out) {
   std::size_t i = 0;
   while (i < args.size() && args[i] == ' ') ++i;
   std::size_t j = i;
   while (j < args.size() && is_tube_name_char(args[j])) ++j;
-  if (j == i) return bad();
   out.tube = args.substr(i, j - i);
+  if (!is_valid_tube_name(out.tube)) return bad();
   return read_last_number(args.substr(j), kU32, out.delay) ? ParseStatus::Ok : bad();
 }
 
@@ -154,7 +175,7 @@ ParseStatus parse_command(std::string_view line, Command& out) {
                  : bad();
     }
     case Op::Kick:
-      return read_last_number(args, kU32, out.count) ? ParseStatus::Ok : bad();
+      return read_kick_bound(args, out.count) ? ParseStatus::Ok : bad();
     case Op::ReserveWithTimeout:
       return read_last_number(args, kMaxReserveTimeout, out.count) ? ParseStatus::Ok : bad();
     case Op::Use:

@@ -310,6 +310,14 @@ void Connection::on_write_event(evutil_socket_t, short, void* self) {
 void Connection::flush() {
   dirty_ = false;
   if (state_ == State::Closed) return;
+  if (hold_sequence_ > server_.durable_sequence()) {
+    // A reply reports a change the log has not yet made durable (-f 0).
+    if (!held_) {
+      held_ = true;
+      server_.hold(this);
+    }
+    return;
+  }
   while (evbuffer_get_length(out_) > 0) {
     int n = evbuffer_write(out_, fd_);
     if (n > 0) continue;

@@ -1,5 +1,6 @@
 // What each command does and answers: the bridge from a parsed Command to
 // the store and back to reply bytes.
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -23,7 +24,25 @@ std::string line(const char* word, std::uint64_t n) {
 
 }  // namespace
 
+// While the log cannot persist changes, they are refused the way the
+// reference refuses a change it cannot reserve log space for.
+bool Connection::refuse_change() {
+  if (server_.changes_allowed()) return false;
+  reply("OUT_OF_MEMORY\r\n");
+  return true;
+}
+
+void Connection::hold_for_log() {
+  hold_sequence_ = std::max(hold_sequence_, server_.hold_sequence());
+}
+
 void Connection::execute(const protocol::Command& cmd) {
+  const Nanos started = server_.now();
+  run(cmd);
+  server_.record_latency(cmd.op, server_.now() - started);
+}
+
+void Connection::run(const protocol::Command& cmd) {
   Store& store = server_.store();
   // Counted once the command parses, whatever it answers, as the reference.
   server_.count(cmd.op);
@@ -44,23 +63,33 @@ void Connection::execute(const protocol::Command& cmd) {
       return;
     }
     case Op::Delete:
+      if (refuse_change()) return;
       reply(store.delete_job(session_, cmd.id) ? "DELETED\r\n" : "NOT_FOUND\r\n");
+      hold_for_log();
       return;
     case Op::Release:
+      if (refuse_change()) return;
       reply(store.release(session_, cmd.id, cmd.priority, cmd.delay) ? "RELEASED\r\n"
                                                                       : "NOT_FOUND\r\n");
+      hold_for_log();
       return;
     case Op::Bury:
+      if (refuse_change()) return;
       reply(store.bury(session_, cmd.id, cmd.priority) ? "BURIED\r\n" : "NOT_FOUND\r\n");
+      hold_for_log();
       return;
     case Op::Touch:
       reply(store.touch(session_, cmd.id) ? "TOUCHED\r\n" : "NOT_FOUND\r\n");
       return;
     case Op::Kick:
+      if (refuse_change()) return;
       reply(line("KICKED", store.kick(session_, cmd.count)));
+      hold_for_log();
       return;
     case Op::KickJob:
+      if (refuse_change()) return;
       reply(store.kick_job(cmd.id) ? "KICKED\r\n" : "NOT_FOUND\r\n");
+      hold_for_log();
       return;
     case Op::Peek:
     case Op::PeekReady:
@@ -166,9 +195,15 @@ void Connection::finish_put() {
     reply("DRAINING\r\n");
     return;
   }
+  if (!server_.changes_allowed()) {
+    server_.store().discard_job(job);
+    reply("OUT_OF_MEMORY\r\n");
+    return;
+  }
   std::uint64_t id = job->id;
   server_.store().put(session_, job, put_priority_, put_delay_, put_ttr_);
   reply(line("INSERTED", id));
+  hold_for_log();
 }
 
 void Connection::reply_stats_job(std::uint64_t id) {
@@ -189,7 +224,7 @@ void Connection::reply_stats_job(std::uint64_t id) {
   s.ttr = job->ttr_seconds;
   if (job->state == JobState::Reserved || job->state == JobState::Delayed)
     s.time_left = whole_seconds(job->deadline_at - now);
-  s.file = 0;
+  s.file = job->wal_file;
   s.reserves = job->reserves;
   s.timeouts = job->timeouts;
   s.releases = job->releases;

@@ -16,8 +16,10 @@
 #include <random>
 
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include "beanstalkd/server/connection.h"
+#include "beanstalkd/server/metrics_endpoint.h"
 #include "beanstalkd/version.h"
 
 namespace beanstalkd::server {
@@ -67,15 +69,19 @@ Server::Server(Options options)
 }
 
 Server::~Server() {
-  // Connections detach from the store before it goes.
+  // Connections detach from the store before it goes, and the log before
+  // both.
   connections_.clear();
   closed_.clear();
+  if (sync_event_) event_free(sync_event_);
+  wal_.reset();
   for (event* ev : signal_events_) event_free(ev);
   if (timer_event_) event_free(timer_event_);
   if (accept_event_) event_free(accept_event_);
   if (accept_resume_event_) event_free(accept_resume_event_);
   if (listen_socket_.fd >= 0) close(listen_socket_.fd);
   if (!listen_socket_.unix_path.empty()) unlink(listen_socket_.unix_path.c_str());
+  metrics_.reset();
   event_base_free(base_);
 }
 
@@ -94,6 +100,17 @@ bool Server::open() {
     spdlog::info("using the socket passed by systemd; -l and -p are ignored");
   }
   if (!drop_privileges()) return false;
+  // Listening first, replaying second: clients may connect while a large log
+  // is read, and are served once it is done.
+  if (!options_.binlog_dir.empty() && !open_wal()) return false;
+  if (!options_.metrics_listen.empty()) {
+    metrics_ = std::make_unique<MetricsEndpoint>(*this);
+    std::string metrics_error;
+    if (!metrics_->start(options_.metrics_listen, metrics_error)) {
+      spdlog::error("{}", metrics_error);
+      return false;
+    }
+  }
 
   accept_event_ =
       event_new(base_, listen_socket_.fd, EV_READ | EV_PERSIST, on_accept_event, this);
@@ -106,6 +123,54 @@ bool Server::open() {
     signal_events_.push_back(ev);
   }
   return true;
+}
+
+bool Server::open_wal() {
+  wal::WalOptions wo;
+  wo.dir = options_.binlog_dir;
+  wo.file_size = options_.binlog_size;
+  wo.policy = options_.no_fsync        ? wal::SyncPolicy::Never
+              : options_.fsync_ms == 0 ? wal::SyncPolicy::Always
+                                       : wal::SyncPolicy::Interval;
+  wo.sync_interval = static_cast<Nanos>(options_.fsync_ms) * 1000 * 1000;
+  wal_ = std::make_unique<wal::Wal>(file_system_, wo);
+  spdlog::info("replaying the write-ahead log in {}", wo.dir);
+  std::string error;
+  wal::RecoveryReport report;
+  if (!wal_->open(store_, error, report)) {
+    spdlog::error("{}", error);
+    return false;
+  }
+  spdlog::info("recovered {} jobs from {} records in {} files in {:.3f} s{}{}", report.jobs,
+               report.records, report.files, report.seconds,
+               report.imported_jobs ? fmt::format(" ({} imported from the reference binlog)",
+                                                  report.imported_jobs)
+                                    : "",
+               report.damaged_files ? fmt::format("; {} damaged files kept with a .damaged suffix",
+                                                  report.damaged_files)
+                                    : "");
+  if (wal_->sync_event_fd() >= 0) {
+    sync_event_ =
+        event_new(base_, wal_->sync_event_fd(), EV_READ | EV_PERSIST, on_sync_event, this);
+    event_add(sync_event_, nullptr);
+  }
+  return true;
+}
+
+void Server::on_sync_event(evutil_socket_t, short, void* self) {
+  auto* s = static_cast<Server*>(self);
+  s->wal_->on_sync_done();
+  s->release_held();
+}
+
+void Server::release_held() {
+  if (held_.empty()) return;
+  std::vector<Connection*> waiting;
+  waiting.swap(held_);
+  for (Connection* c : waiting) {
+    c->held_ = false;
+    if (!c->closed()) c->mark_dirty();
+  }
 }
 
 bool Server::drop_privileges() {
@@ -125,11 +190,20 @@ bool Server::drop_privileges() {
 }
 
 int Server::run() {
+  std::string durability = "no write-ahead log (jobs live in memory only)";
+  if (wal_) {
+    durability = "write-ahead log in " + options_.binlog_dir + ", " +
+                 (options_.no_fsync        ? std::string("never synced (-F)")
+                  : options_.fsync_ms == 0 ? std::string("synced before every reply (-f 0)")
+                                           : "synced every " + std::to_string(options_.fsync_ms) +
+                                                 " ms");
+  }
   spdlog::info("beanstalkd {} listening on {}; max job size {} bytes; {}", kVersion,
-               listen_socket_.description, options_.max_job_size,
-               options_.binlog_dir.empty() ? "no write-ahead log (jobs live in memory only)"
-                                           : "log in " + options_.binlog_dir);
+               listen_socket_.description, options_.max_job_size, durability);
   for (const std::string& w : options_.warnings) spdlog::warn("{}", w);
+  // Under systemd (Type=notify) this says start-up is over; elsewhere a no-op.
+  sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%d", listen_socket_.description.c_str(),
+             static_cast<int>(getpid()));
   while (!stopping_) {
     event_base_loop(base_, EVLOOP_ONCE);
     end_of_turn();
@@ -140,6 +214,9 @@ int Server::run() {
 // After every libevent turn: write each connection's replies once, free the
 // connections that closed, and re-arm the store's timer.
 void Server::end_of_turn() {
+  // The log is written before any reply leaves (and, with -f 0, replies
+  // reporting changes wait for the sync: see Connection::flush).
+  if (wal_) wal_->flush();
   for (std::size_t i = 0; i < dirty_.size(); ++i) dirty_[i]->flush();
   dirty_.clear();
   for (Connection* c : closed_) {
@@ -154,6 +231,7 @@ void Server::end_of_turn() {
 
 void Server::arm_timer() {
   Nanos next = store_.next_timer();
+  if (wal_) next = std::min(next, wal_->next_deadline());
   if (next == timer_armed_for_) return;
   timer_armed_for_ = next;
   if (next == kNoTimer) {
@@ -171,6 +249,12 @@ void Server::on_timer_event(evutil_socket_t, short, void* self) {
   auto* s = static_cast<Server*>(self);
   s->timer_armed_for_ = kNoTimer;
   s->store_.process_timers();
+  if (s->wal_) {
+    bool was_healthy = s->wal_->healthy();
+    s->wal_->on_timer();
+    // Recovered from a failure: replies held for durability can go now.
+    if (!was_healthy && s->wal_->healthy()) s->release_held();
+  }
 }
 
 void Server::mark_dirty(Connection* connection) { dirty_.push_back(connection); }
@@ -230,7 +314,10 @@ void Server::accept_connections() {
 void Server::on_signal_event(evutil_socket_t sig, short, void* self) {
   auto* s = static_cast<Server*>(self);
   if (sig == SIGUSR1) {
-    if (!s->draining_) spdlog::info("SIGUSR1: entering drain mode; puts now answer DRAINING");
+    if (!s->draining_) {
+      spdlog::info("SIGUSR1: entering drain mode; puts now answer DRAINING");
+      sd_notify(0, "STATUS=draining: puts answer DRAINING");
+    }
     s->draining_ = true;
     return;
   }
@@ -238,9 +325,14 @@ void Server::on_signal_event(evutil_socket_t sig, short, void* self) {
 }
 
 void Server::shutdown(const char* why) {
+  sd_notifyf(0, "STOPPING=1\nSTATUS=stopping on %s", why);
   spdlog::info("{}: shutting down ({} connections, {} jobs)", why, connections_.size(),
                store_.job_count());
   event_del(accept_event_);
+  if (wal_) {
+    wal_->close();
+    release_held();
+  }
   // Best effort: send what is already queued before closing.
   for (auto& c : connections_) c->flush();
   stopping_ = true;
@@ -277,6 +369,12 @@ protocol::ServerStats Server::stats_snapshot() const {
   s.rusage_stime_us = static_cast<std::int64_t>(ru.ru_stime.tv_sec) * 1000000 + ru.ru_stime.tv_usec;
   s.uptime_seconds = static_cast<std::uint64_t>((clock_.now() - started_at_) / kNanosPerSecond);
   s.binlog_max_size = options_.binlog_size;
+  if (wal_) {
+    s.binlog_oldest_index = wal_->oldest_file_index();
+    s.binlog_current_index = wal_->current_file_index();
+    s.binlog_records_written = wal_->stats().records_written;
+    s.binlog_records_migrated = wal_->stats().records_migrated;
+  }
   s.draining = draining_;
   s.instance_id = instance_id_;
   s.hostname = hostname_;

@@ -63,7 +63,10 @@ class Connection final : public ReserveListener {
   void update_read_interest();
 
   // Commands (connection_commands.cc).
-  void execute(const protocol::Command& command);
+  void execute(const protocol::Command& command);  // times run()
+  void run(const protocol::Command& command);
+  bool refuse_change();
+  void hold_for_log();
   void start_put(const protocol::Command& command);
   void finish_put();
   void reply_stats_job(std::uint64_t id);
@@ -100,6 +103,9 @@ class Connection final : public ReserveListener {
   bool peer_closed_ = false;
   bool closing_ = false;  // close once output is written
   bool dirty_ = false;    // queued for the server's end-of-turn flush
+  bool held_ = false;     // on the server's list of replies awaiting the log
+  // With -f 0: output waits until the log is durable up to here.
+  std::uint64_t hold_sequence_ = 0;
   std::size_t slot_ = 0;  // position in the server's connection table
 
   friend class Server;

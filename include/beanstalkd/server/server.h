@@ -17,12 +17,16 @@
 #include "beanstalkd/options.h"
 #include "beanstalkd/protocol/command.h"
 #include "beanstalkd/protocol/stats_yaml.h"
+#include "beanstalkd/server/latency_histogram.h"
 #include "beanstalkd/server/listener.h"
 #include "beanstalkd/store.h"
+#include "beanstalkd/wal/file_system.h"
+#include "beanstalkd/wal/wal.h"
 
 namespace beanstalkd::server {
 
 class Connection;
+class MetricsEndpoint;
 
 class Server {
  public:
@@ -31,8 +35,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds (or takes systemd's socket) and drops privileges. Logs and returns
-  // false on failure.
+  // Binds (or takes systemd's socket), drops privileges, and replays the
+  // log directory if there is one. Logs and returns false on failure.
   bool open();
   // Serves until SIGTERM or SIGINT; returns the process exit code.
   int run();
@@ -44,16 +48,40 @@ class Server {
   bool draining() const { return draining_; }
   bool trace_enabled() const { return options_.verbosity >= 2; }
   void count(protocol::Op op) { ++command_counts_[static_cast<std::size_t>(op)]; }
+  void record_latency(protocol::Op op, Nanos took) {
+    latencies_[static_cast<std::size_t>(op)].record(took);
+  }
+  Nanos now() const { return clock_.now(); }
   protocol::ServerStats stats_snapshot() const;
+
+  // --- for the metrics endpoint ------------------------------------------------
+  const protocol::CommandCounts& command_counts() const { return command_counts_; }
+  const CommandLatencies& command_latencies() const { return latencies_; }
+  const wal::Wal* wal() const { return wal_.get(); }
+  std::size_t connection_count() const { return connections_.size() - closed_.size(); }
+  // Serving and able to persist changes; false while draining.
+  bool ready() const { return !draining_ && !stopping_ && changes_allowed(); }
   void mark_dirty(Connection* connection);
   void connection_closed(Connection* connection);
+  // False while the log cannot persist changes: change commands are refused.
+  bool changes_allowed() const { return !wal_ || wal_->healthy(); }
+  // With -f 0, a reply reporting a change waits until the log sequence
+  // current at the change is durable.
+  std::uint64_t hold_sequence() const {
+    return wal_ && wal_->holds_replies() ? wal_->appended_sequence() : 0;
+  }
+  std::uint64_t durable_sequence() const { return wal_ ? wal_->durable_sequence() : UINT64_MAX; }
+  void hold(Connection* connection) { held_.push_back(connection); }
 
  private:
   static void on_accept_event(evutil_socket_t, short, void* self);
   static void on_timer_event(evutil_socket_t, short, void* self);
   static void on_signal_event(evutil_socket_t, short, void* self);
   static void on_accept_resume(evutil_socket_t, short, void* self);
+  static void on_sync_event(evutil_socket_t, short, void* self);
 
+  bool open_wal();
+  void release_held();
   void accept_connections();
   void pause_accepting();
   void end_of_turn();
@@ -64,6 +92,9 @@ class Server {
   Options options_;
   MonotonicClock clock_;
   Store store_;
+  wal::PosixFileSystem file_system_;
+  std::unique_ptr<wal::Wal> wal_;
+  event* sync_event_ = nullptr;
   event_base* base_;
   ListenSocket listen_socket_;
   event* accept_event_ = nullptr;
@@ -71,12 +102,15 @@ class Server {
   event* timer_event_ = nullptr;
   Nanos timer_armed_for_ = kNoTimer;
   std::vector<event*> signal_events_;
+  std::unique_ptr<MetricsEndpoint> metrics_;  // freed before base_ (see ~Server)
 
   std::vector<std::unique_ptr<Connection>> connections_;  // index = Connection::slot_
   std::vector<Connection*> dirty_;
+  std::vector<Connection*> held_;  // replies waiting for the log to be durable
   std::vector<Connection*> closed_;
 
   protocol::CommandCounts command_counts_{};
+  CommandLatencies latencies_{};
   std::uint64_t total_connections_ = 0;
   bool draining_ = false;
   bool stopping_ = false;

@@ -1,0 +1,21 @@
+// What the store tells a write-ahead log. The store calls these after it has
+// applied a change in memory; the log buffers a record and writes it at the
+// end of the loop turn. The store knows nothing of files.
+#pragma once
+
+#include "beanstalkd/job.h"
+
+namespace beanstalkd {
+
+class Journal {
+ public:
+  virtual ~Journal() = default;
+  // A new job, body included.
+  virtual void record_put(Job& job) = 0;
+  // The job's state, priority, delay or counters changed.
+  virtual void record_update(Job& job) = 0;
+  // The job is gone; called before its memory is released.
+  virtual void record_delete(Job& job) = 0;
+};
+
+}  // namespace beanstalkd

@@ -1,0 +1,72 @@
+// The /metrics body: the server's figures in the Prometheus text exposition
+// format 0.0.4. A pure function of a plain snapshot, so the layout is
+// testable without a server; MetricsEndpoint fills the snapshot from a live
+// server (collect_metrics in metrics_endpoint.h).
+//
+// Naming: every metric starts with beanstalkd_; counters end in _total;
+// times are in seconds and sizes in bytes, named so; a family whose series
+// partition a whole (jobs by state) uses a label, never one name per value.
+// Rendering is O(tubes + commands): one pass per family, appended to one
+// string.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "beanstalkd/protocol/stats_yaml.h"
+#include "beanstalkd/server/latency_histogram.h"
+#include "beanstalkd/wal/wal.h"
+
+namespace beanstalkd::server {
+
+struct TubeMetrics {
+  std::string_view name;
+  std::uint64_t jobs_urgent = 0, jobs_ready = 0, jobs_reserved = 0, jobs_delayed = 0,
+                jobs_buried = 0;
+  std::uint64_t total_jobs = 0;
+  std::uint64_t using_count = 0, watching_count = 0, waiting_count = 0;
+  std::uint64_t cmd_delete = 0, cmd_pause_tube = 0;
+  bool paused = false;
+  double pause_seconds = 0;            // the pause's duration, 0 when not paused
+  double pause_remaining_seconds = 0;  // 0 when not paused
+};
+
+struct WalMetrics {
+  wal::WalStats stats;  // sync_latency_buckets: a count per bucket, not cumulative
+  bool healthy = true;
+  std::uint64_t oldest_file_index = 0;
+  std::uint64_t current_file_index = 0;
+  std::uint64_t max_file_size = 0;
+  std::uint64_t disk_bytes = 0;
+  std::uint64_t live_bytes = 0;
+};
+
+struct MetricsSnapshot {
+  // Server-wide figures as `stats` reports them (commands, jobs by state,
+  // connections, rusage, uptime, draining, version).
+  protocol::ServerStats server;
+  // Per-command latency; buckets are counts per bucket, not cumulative.
+  CommandLatencies latencies{};
+  std::vector<TubeMetrics> tubes;
+  std::optional<WalMetrics> wal;  // present when the server runs with -b
+  bool ready = true;
+};
+
+// The exposition's Content-Type.
+inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+// Appends the exposition to `out` (which keeps its capacity across scrapes
+// if the caller reuses it).
+void render_metrics(const MetricsSnapshot& snapshot, std::string& out);
+std::string render_metrics(const MetricsSnapshot& snapshot);
+
+// Escapes a label value: backslash, double quote and newline.
+void append_label_value(std::string& out, std::string_view value);
+// A sample value: integers exactly, other values in the shortest form that
+// reads back the same, +Inf/-Inf/NaN as the format spells them.
+void append_number(std::string& out, double value);
+
+}  // namespace beanstalkd::server

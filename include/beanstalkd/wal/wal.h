@@ -1,0 +1,199 @@
+// The write-ahead log: with -b DIR, every change the store makes is
+// recorded so a restarted server comes back with exactly the jobs it had.
+//
+// Records are buffered as the store reports changes and written once at the
+// end of each loop turn. Syncing follows the policy: every interval (-f MS,
+// with a timer so a burst's tail is synced within MS), before any reply that
+// reports a change (-f 0: group commit, one fdatasync per batch, run on a
+// background thread while the loop keeps serving), or never (-F).
+//
+// A failed write or sync is sticky: the log refuses changes (healthy() is
+// false) and retries every second, rewriting everything since the last good
+// sync, until the disk takes it again.
+//
+// Files are deleted oldest first, once no live job's full record is in them
+// and the records that made them obsolete are durable. Compaction copies
+// the live jobs out of the oldest file when the log holds more than twice
+// the live data plus two files (doc/wal-format.md).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "beanstalkd/clock.h"
+#include "beanstalkd/journal.h"
+#include "beanstalkd/store.h"
+#include "beanstalkd/wal/file_system.h"
+#include "beanstalkd/wal/format.h"
+#include "beanstalkd/wal/sync_thread.h"
+
+namespace beanstalkd::wal {
+
+enum class SyncPolicy : std::uint8_t {
+  Interval,  // -f MS: at most every MS, and within MS of the last write
+  Always,    // -f 0: before replying to a change
+  Never,     // -F
+};
+
+struct WalOptions {
+  std::string dir;
+  std::uint64_t file_size = 10485760;
+  SyncPolicy policy = SyncPolicy::Interval;
+  Nanos sync_interval = 50 * 1000 * 1000;
+  // Tests sync inline to stay deterministic.
+  bool background_sync = true;
+};
+
+// Upper bounds, in seconds, of the sync latency histogram buckets.
+inline constexpr std::array<double, 10> kSyncLatencyBounds = {
+    0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0};
+
+struct WalStats {
+  std::uint64_t records_written = 0;
+  std::uint64_t records_migrated = 0;
+  std::uint64_t bytes_written = 0;
+  std::uint64_t syncs = 0;
+  std::uint64_t write_failures = 0;
+  std::uint64_t sync_failures = 0;
+  std::uint64_t files_deleted = 0;
+  // Cumulative counts per bucket of kSyncLatencyBounds, then +Inf.
+  std::array<std::uint64_t, kSyncLatencyBounds.size() + 1> sync_latency_buckets{};
+  double sync_seconds_total = 0;
+};
+
+struct RecoveryReport {
+  std::size_t files = 0;
+  std::uint64_t records = 0;
+  std::uint64_t jobs = 0;
+  std::uint64_t imported_jobs = 0;
+  std::size_t torn_tails = 0;
+  std::size_t damaged_files = 0;
+  double seconds = 0;
+};
+
+class Wal final : public Journal {
+ public:
+  Wal(FileSystem& fs, WalOptions options);
+  ~Wal() override;
+  Wal(const Wal&) = delete;
+  Wal& operator=(const Wal&) = delete;
+
+  // Locks the directory, replays it into `store` (which must be empty),
+  // imports the reference server's binlog files if there are any, starts a
+  // new log file and attaches itself to the store. False with `error` when
+  // the directory cannot be used.
+  bool open(Store& store, std::string& error, RecoveryReport& report);
+
+  // Journal
+  void record_put(Job& job) override;
+  void record_update(Job& job) override;
+  void record_delete(Job& job) override;
+
+  // False after a write or sync failure, until a retry succeeds.
+  bool healthy() const { return !failed_; }
+  const std::string& failure() const { return failure_; }
+
+  // End of a loop turn: write what was recorded and sync per policy.
+  void flush();
+  // Graceful shutdown: write and sync everything.
+  void close();
+
+  // -f 0: replies reporting a change wait until durable_sequence() reaches
+  // the appended_sequence() at the time of the change.
+  bool holds_replies() const { return options_.policy == SyncPolicy::Always; }
+  std::uint64_t appended_sequence() const { return appended_seq_; }
+  std::uint64_t durable_sequence() const { return durable_seq_; }
+
+  // Time-driven work: the interval sync and failure retries.
+  Nanos next_deadline() const;
+  void on_timer();
+  // Readable when a background sync finished; then call on_sync_done().
+  int sync_event_fd() const { return sync_thread_ ? sync_thread_->event_fd() : -1; }
+  void on_sync_done();
+
+  const WalStats& stats() const { return stats_; }
+  std::uint64_t oldest_file_index() const { return files_.empty() ? 0 : files_.begin()->first; }
+  std::uint64_t current_file_index() const { return append_index_; }
+  std::uint64_t max_file_size() const { return options_.file_size; }
+  std::uint64_t disk_bytes() const;
+  std::uint64_t live_bytes() const;
+
+  static std::string file_name(std::uint32_t index);
+  // The index in a name "wal.N", or 0 if it is not a log file name.
+  static std::uint32_t parse_file_name(const std::string& name);
+
+ private:
+  struct LogFile {
+    std::string path;
+    std::uint64_t size = 0;        // bytes written (or found) in it
+    std::uint64_t live_jobs = 0;   // live jobs whose full record is here
+    std::uint64_t live_bytes = 0;  // the size of those records
+    std::vector<std::uint64_t> job_ids;  // jobs that had their full record here
+  };
+  struct Chunk {
+    std::uint32_t file_index;
+    std::string bytes;
+    std::uint64_t records = 0;
+    std::uint64_t end_seq = 0;  // sequence of its last record
+  };
+  struct Doomed {
+    std::string path;
+    std::uint64_t seq;  // delete once this is durable
+  };
+
+  bool recover(std::string& error, RecoveryReport& report);
+  void append_full(Job& job);
+  void detach_from_file(Job& job);
+  void reserve_room(std::size_t size);
+  Chunk& chunk_for_append();
+  void note_appended();
+  JobRecord to_record(const Job& job) const;
+  void compact();
+  void collect_obsolete_files();
+  void delete_doomed();
+
+  void write_pending();
+  bool open_file(std::uint32_t index);
+  bool rotate_to(std::uint32_t index);
+  void maybe_start_sync();
+  void handle_sync_result(const SyncThread::Result& result);
+  void sync_now();
+  void note_sync_latency(std::int64_t nanos);
+  void fail(const std::string& what, int error);
+
+  FileSystem& fs_;
+  WalOptions options_;
+  Store* store_ = nullptr;
+  const Clock* clock_ = nullptr;
+  int lock_fd_ = -1;
+
+  std::map<std::uint32_t, LogFile> files_;
+  std::uint32_t append_index_ = 0;  // the file the next record goes to
+  std::uint64_t append_size_ = 0;   // that file's size once pending is written
+  std::unique_ptr<WritableFile> current_;
+  std::uint32_t current_index_ = 0;
+  std::uint64_t synced_position_ = 0;  // current_'s length at its last good sync
+
+  std::deque<Chunk> pending_;   // recorded, not yet written
+  std::deque<Chunk> unsynced_;  // written to current_, not yet durable
+  std::vector<Doomed> doomed_;
+  std::uint64_t appended_seq_ = 0;
+  std::uint64_t written_seq_ = 0;
+  std::uint64_t durable_seq_ = 0;
+
+  std::unique_ptr<SyncThread> sync_thread_;
+  Nanos last_sync_start_ = 0;
+  Nanos interval_sync_at_ = kNoTimer;
+  bool failed_ = false;
+  std::string failure_;
+  Nanos retry_at_ = kNoTimer;
+  bool compacting_ = false;
+  WalStats stats_;
+};
+
+}  // namespace beanstalkd::wal

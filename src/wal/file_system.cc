@@ -1,0 +1,149 @@
+#include "beanstalkd/wal/file_system.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace beanstalkd::wal {
+
+namespace {
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  explicit PosixWritableFile(int fd) : fd_(fd) {}
+  ~PosixWritableFile() override { ::close(fd_); }
+
+  int append(const char* data, std::size_t size) override {
+    while (size > 0) {
+      ssize_t n = ::pwrite(fd_, data, size, static_cast<off_t>(position_));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      data += n;
+      size -= static_cast<std::size_t>(n);
+      position_ += static_cast<std::uint64_t>(n);
+    }
+    return 0;
+  }
+
+  int sync() override { return ::fdatasync(fd_) == 0 ? 0 : errno; }
+
+  int truncate(std::uint64_t size) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return errno;
+    position_ = size;
+    return 0;
+  }
+
+  int preallocate(std::uint64_t size) override {
+    int rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(size));
+    // Filesystems without fallocate support just grow as written.
+    return rc == EOPNOTSUPP || rc == EINVAL ? 0 : rc;
+  }
+
+  std::uint64_t position() const override { return position_; }
+
+ private:
+  int fd_;
+  std::uint64_t position_ = 0;
+};
+
+}  // namespace
+
+int PosixFileSystem::create(const std::string& path, std::unique_ptr<WritableFile>& out) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) return errno;
+  out = std::make_unique<PosixWritableFile>(fd);
+  return 0;
+}
+
+int PosixFileSystem::read_file(const std::string& path, std::string& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return err;
+  }
+  out.resize(static_cast<std::size_t>(st.st_size));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  out.resize(done);
+  ::close(fd);
+  return 0;
+}
+
+int PosixFileSystem::truncate_file(const std::string& path, std::uint64_t size) {
+  return ::truncate(path.c_str(), static_cast<off_t>(size)) == 0 ? 0 : errno;
+}
+
+int PosixFileSystem::list_dir(const std::string& dir, std::vector<std::string>& names) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return errno;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(d);
+  return 0;
+}
+
+int PosixFileSystem::remove(const std::string& path) {
+  return ::unlink(path.c_str()) == 0 ? 0 : errno;
+}
+
+int PosixFileSystem::rename(const std::string& from, const std::string& to) {
+  return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+}
+
+int PosixFileSystem::make_dir(const std::string& path) {
+  return ::mkdir(path.c_str(), 0750) == 0 || errno == EEXIST ? 0 : errno;
+}
+
+int PosixFileSystem::sync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int rc = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return rc;
+}
+
+int lock_directory(const std::string& dir, std::string& error) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT || ::mkdir(dir.c_str(), 0750) != 0) {
+      error = "cannot use log directory " + dir + ": " + std::strerror(errno);
+      return -1;
+    }
+  } else if (!S_ISDIR(st.st_mode)) {
+    error = dir + " is not a directory";
+    return -1;
+  }
+  std::string path = dir + "/lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    error = "cannot open " + path + ": " + std::strerror(errno);
+    return -1;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    error = errno == EWOULDBLOCK
+                ? "log directory " + dir + " is in use by another server (" + path + " is locked)"
+                : "cannot lock " + path + ": " + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace beanstalkd::wal

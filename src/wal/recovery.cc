@@ -1,0 +1,207 @@
+// Wal::open: replaying a log directory into the store at start-up.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include <spdlog/spdlog.h>
+
+#include "beanstalkd/wal/log_reader.h"
+#include "beanstalkd/wal/wal.h"
+
+namespace beanstalkd::wal {
+
+namespace {
+
+Nanos wall_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
+}
+
+// Applies the state fields of a record to a job being recovered.
+void apply_state(Job& job, const JobRecord& r, Nanos wall_to_mono) {
+  job.priority = r.priority;
+  job.delay_seconds = r.delay_seconds;
+  // A job reserved when the server stopped is ready again.
+  job.state = r.state == JobState::Reserved ? JobState::Ready : r.state;
+  job.deadline_at = 0;
+  if (job.state == JobState::Delayed) job.deadline_at = r.ready_at_wall + wall_to_mono;
+  if (job.state == JobState::Buried) job.deadline_at = static_cast<Nanos>(r.bury_order);
+  job.reserves = r.reserves;
+  job.timeouts = r.timeouts;
+  job.releases = r.releases;
+  job.buries = r.buries;
+  job.kicks = r.kicks;
+}
+
+Job* make_job(Store& store, std::uint64_t id, std::string_view tube, std::string_view body) {
+  Job* job = Job::allocate(id, static_cast<std::uint32_t>(body.size()));
+  if (!job) return nullptr;
+  std::memcpy(job->body_with_crlf(), body.data(), body.size());
+  job->body_with_crlf()[body.size()] = '\r';
+  job->body_with_crlf()[body.size() + 1] = '\n';
+  job->tube = store.recovery_tube(tube);
+  store.adopt(job);
+  return job;
+}
+
+}  // namespace
+
+bool Wal::open(Store& store, std::string& error, RecoveryReport& report) {
+  store_ = &store;
+  clock_ = &store.clock();
+  lock_fd_ = lock_directory(options_.dir, error);
+  if (lock_fd_ < 0) return false;
+  const auto started = std::chrono::steady_clock::now();
+  if (!recover(error, report)) return false;
+  report.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  store.set_journal(this);
+  return true;
+}
+
+bool Wal::recover(std::string& error, RecoveryReport& report) {
+  Store& store = *store_;
+  std::vector<std::string> names;
+  if (int rc = fs_.list_dir(options_.dir, names); rc != 0) {
+    error = "cannot list " + options_.dir + ": " + std::strerror(rc);
+    return false;
+  }
+  std::vector<std::uint32_t> indexes;
+  for (const std::string& name : names)
+    if (std::uint32_t index = parse_file_name(name)) indexes.push_back(index);
+  std::sort(indexes.begin(), indexes.end());
+
+  const Nanos wall_to_mono = clock_->now() - wall_now();
+  std::uint64_t next_id = 1;
+  std::vector<std::uint32_t> damaged;
+  bool gaps = false;
+  std::string bytes;
+  for (std::size_t i = 0; i < indexes.size(); ++i) {
+    const std::uint32_t index = indexes[i];
+    const std::string path = options_.dir + "/" + file_name(index);
+    if (i > 0 && index != indexes[i - 1] + 1) {
+      spdlog::warn("log files {} to {} are missing; jobs recorded only there are lost",
+                   file_name(indexes[i - 1] + 1), file_name(index - 1));
+      gaps = true;
+    }
+    if (int rc = fs_.read_file(path, bytes); rc != 0) {
+      spdlog::error("cannot read log file {}: {}; keeping it and going on without it", path,
+                    std::strerror(rc));
+      damaged.push_back(index);
+      continue;
+    }
+    ++report.files;
+    std::uint64_t malformed = 0;
+    FileScan scan = scan_log_file(bytes, [&](RecordType type, std::string_view payload) {
+      JobRecord r;
+      if (!decode_record(type, payload, r)) {
+        ++malformed;
+        return;
+      }
+      next_id = std::max(next_id, r.id + 1);
+      Job* job = store.find_job(r.id);
+      switch (type) {
+        case RecordType::JobFull:
+          if (!job) job = make_job(store, r.id, r.tube, r.body);
+          if (!job) return;
+          job->ttr_seconds = std::max<std::uint32_t>(r.ttr_seconds, 1);
+          job->created_at = r.created_at_wall + wall_to_mono;
+          job->wal_file = index;
+          apply_state(*job, r, wall_to_mono);
+          break;
+        case RecordType::JobUpdate:
+          if (job) apply_state(*job, r, wall_to_mono);
+          break;
+        case RecordType::JobDelete:
+          if (job) store.forget(job);
+          break;
+      }
+    });
+    if (!scan.header_ok) {
+      spdlog::error("log file {}: {}; keeping it as {}.damaged", path, scan.header_error,
+                    file_name(index));
+      damaged.push_back(index);
+      continue;
+    }
+    next_id = std::max(next_id, scan.header.next_job_id);
+    report.records += scan.records;
+    LogFile& file = files_[index];
+    file.path = path;
+    file.size = scan.valid_end;
+    bool is_damaged = !scan.damage.empty() || malformed > 0;
+    for (const DamagedRange& d : scan.damage)
+      spdlog::error("log file {}: {} damaged bytes at offset {}; the intact records after them "
+                    "were recovered",
+                    path, d.length, d.offset);
+    if (malformed > 0)
+      spdlog::error("log file {}: {} records with a good checksum but bad contents", path,
+                    malformed);
+    if (scan.torn_tail) {
+      if (i + 1 == indexes.size()) {
+        // A crash in the middle of the last write: normal, cut it off.
+        spdlog::info("log file {}: cutting off a torn last record ({} bytes at offset {})", path,
+                     scan.torn_bytes, scan.valid_end);
+        fs_.truncate_file(path, scan.valid_end);
+        ++report.torn_tails;
+      } else {
+        spdlog::error("log file {}: {} unreadable bytes at its end (offset {})", path,
+                      scan.torn_bytes, scan.valid_end);
+        is_damaged = true;
+      }
+    }
+    if (is_damaged) damaged.push_back(index);
+  }
+  report.damaged_files = damaged.size();
+
+  bool imported = false;
+
+  // Account every live job to the file holding its full record.
+  store.for_each_job([&](Job* job) {
+    auto it = files_.find(job->wal_file);
+    if (it == files_.end()) {
+      job->wal_file = 0;
+      return;
+    }
+    ++it->second.live_jobs;
+    it->second.live_bytes += job_full_record_size(job->tube->name.size(), job->body_size);
+    it->second.job_ids.push_back(job->id);
+  });
+  store.finish_recovery(next_id);
+  report.jobs = store.job_count();
+
+  // Write from now on into a new file.
+  append_index_ = (indexes.empty() ? 0 : indexes.back()) + 1;
+  append_size_ = kFileHeaderSize;
+  if (!open_file(append_index_)) {
+    error = "cannot start a log file in " + options_.dir + ": " + failure_;
+    return false;
+  }
+
+  // Damaged, missing or foreign files: rewrite every job into the new file,
+  // so those files are no longer needed to restore the state.
+  if (imported || !damaged.empty() || gaps) {
+    store.for_each_job([&](Job* job) {
+      append_full(*job);
+      ++stats_.records_migrated;
+    });
+    write_pending();
+    if (!failed_ && options_.policy != SyncPolicy::Never) sync_now();
+    if (failed_) {
+      error = "cannot write the recovered jobs to a new log file: " + failure_;
+      return false;
+    }
+    for (std::uint32_t index : damaged) {
+      const std::string path = options_.dir + "/" + file_name(index);
+      fs_.rename(path, path + ".damaged");
+      files_.erase(index);
+    }
+    fs_.sync_dir(options_.dir);
+  }
+  collect_obsolete_files();
+  delete_doomed();
+  return true;
+}
+
+}  // namespace beanstalkd::wal

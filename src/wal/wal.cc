@@ -1,0 +1,420 @@
+#include "beanstalkd/wal/wal.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include <spdlog/spdlog.h>
+
+namespace beanstalkd::wal {
+
+namespace {
+
+constexpr Nanos kRetryInterval = kNanosPerSecond;
+
+Nanos wall_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
+}
+
+std::size_t full_size(const Job& job) {
+  return job_full_record_size(job.tube->name.size(), job.body_size);
+}
+
+}  // namespace
+
+Wal::Wal(FileSystem& fs, WalOptions options) : fs_(fs), options_(std::move(options)) {
+  if (options_.background_sync && options_.policy != SyncPolicy::Never)
+    sync_thread_ = std::make_unique<SyncThread>();
+}
+
+Wal::~Wal() {
+  if (store_) store_->set_journal(nullptr);
+  if (sync_thread_ && sync_thread_->busy()) sync_thread_->take();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+std::string Wal::file_name(std::uint32_t index) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "wal.%010u", index);
+  return buf;
+}
+
+std::uint32_t Wal::parse_file_name(const std::string& name) {
+  if (name.size() <= 4 || name.compare(0, 4, "wal.") != 0) return 0;
+  std::uint64_t v = 0;
+  for (std::size_t i = 4; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return 0;
+    v = v * 10 + static_cast<std::uint64_t>(name[i] - '0');
+    if (v > UINT32_MAX) return 0;
+  }
+  return static_cast<std::uint32_t>(v);
+}
+
+std::uint64_t Wal::disk_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& [index, file] : files_) total += index == append_index_ ? append_size_ : file.size;
+  return total;
+}
+
+std::uint64_t Wal::live_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& [index, file] : files_) total += file.live_bytes;
+  return total;
+}
+
+// --- recording ---------------------------------------------------------------
+
+JobRecord Wal::to_record(const Job& job) const {
+  // Job times are monotonic; the log keeps wall-clock times, which still
+  // mean something after a reboot.
+  const Nanos offset = wall_now() - clock_->now();
+  JobRecord r;
+  r.id = job.id;
+  r.priority = job.priority;
+  r.delay_seconds = job.delay_seconds;
+  r.ttr_seconds = job.ttr_seconds;
+  r.state = job.state;
+  r.created_at_wall = job.created_at + offset;
+  if (job.state == JobState::Delayed) r.ready_at_wall = job.deadline_at + offset;
+  if (job.state == JobState::Buried) r.bury_order = static_cast<std::uint64_t>(job.deadline_at);
+  r.reserves = job.reserves;
+  r.timeouts = job.timeouts;
+  r.releases = job.releases;
+  r.buries = job.buries;
+  r.kicks = job.kicks;
+  r.tube = job.tube->name;
+  r.body = job.body();
+  return r;
+}
+
+void Wal::reserve_room(std::size_t size) {
+  if (append_size_ + size > options_.file_size && append_size_ > kFileHeaderSize) {
+    ++append_index_;
+    files_[append_index_].path = options_.dir + "/" + file_name(append_index_);
+    append_size_ = kFileHeaderSize;
+    if (!compacting_) compact();
+  }
+  append_size_ += size;
+}
+
+Wal::Chunk& Wal::chunk_for_append() {
+  if (pending_.empty() || pending_.back().file_index != append_index_)
+    pending_.push_back(Chunk{append_index_, {}, 0, appended_seq_});
+  return pending_.back();
+}
+
+void Wal::note_appended() {
+  Chunk& chunk = pending_.back();
+  ++chunk.records;
+  chunk.end_seq = ++appended_seq_;
+}
+
+void Wal::append_full(Job& job) {
+  const std::size_t size = full_size(job);
+  reserve_room(size);
+  encode_job_full(to_record(job), chunk_for_append().bytes);
+  note_appended();
+  if (job.wal_file != 0) detach_from_file(job);
+  LogFile& file = files_[append_index_];
+  ++file.live_jobs;
+  file.live_bytes += size;
+  file.job_ids.push_back(job.id);
+  job.wal_file = append_index_;
+}
+
+void Wal::detach_from_file(Job& job) {
+  auto it = files_.find(job.wal_file);
+  if (it == files_.end()) return;
+  --it->second.live_jobs;
+  it->second.live_bytes -= full_size(job);
+  job.wal_file = 0;
+}
+
+void Wal::record_put(Job& job) { append_full(job); }
+
+void Wal::record_update(Job& job) {
+  // While failed the server refuses changes; what still arrives here is a
+  // counter-only update (a reserve or a timeout), which a restart does not
+  // need: a reserved job comes back ready anyway.
+  if (failed_) return;
+  reserve_room(kJobUpdateRecordSize);
+  encode_job_update(to_record(job), chunk_for_append().bytes);
+  note_appended();
+}
+
+void Wal::record_delete(Job& job) {
+  reserve_room(kJobDeleteRecordSize);
+  encode_job_delete(job.id, chunk_for_append().bytes);
+  note_appended();
+  detach_from_file(job);
+  collect_obsolete_files();
+}
+
+// --- compaction and deletion -----------------------------------------------------
+
+// Keeps the log within twice the live data plus two files: while it is
+// larger, the oldest file's live jobs are written again at the end, after
+// which that file is obsolete.
+void Wal::compact() {
+  compacting_ = true;
+  while (files_.size() > 1) {
+    auto& [index, oldest] = *files_.begin();
+    if (index >= current_index_ || index == append_index_) break;
+    if (disk_bytes() <= 2 * live_bytes() + 2 * options_.file_size) break;
+    const std::uint32_t oldest_index = index;
+    for (std::uint64_t id : oldest.job_ids) {
+      Job* job = store_->find_job(id);
+      if (job && job->wal_file == oldest_index) {
+        append_full(*job);
+        ++stats_.records_migrated;
+      }
+    }
+    oldest.job_ids.clear();
+    const std::size_t before = files_.size();
+    collect_obsolete_files();
+    if (files_.size() == before) break;
+  }
+  compacting_ = false;
+}
+
+void Wal::collect_obsolete_files() {
+  while (files_.size() > 1) {
+    auto it = files_.begin();
+    // Only closed files: the open one may still receive pending records.
+    if (it->first >= current_index_ || it->second.live_jobs > 0) break;
+    doomed_.push_back({it->second.path, appended_seq_});
+    files_.erase(it);
+  }
+}
+
+void Wal::delete_doomed() {
+  auto durable = [this](const Doomed& d) { return d.seq <= durable_seq_; };
+  bool removed = false;
+  for (const Doomed& d : doomed_) {
+    if (!durable(d)) continue;
+    int rc = fs_.remove(d.path);
+    if (rc != 0 && rc != ENOENT) {
+      spdlog::warn("cannot remove obsolete log file {}: {}", d.path, std::strerror(rc));
+    } else {
+      ++stats_.files_deleted;
+      removed = true;
+    }
+  }
+  doomed_.erase(std::remove_if(doomed_.begin(), doomed_.end(), durable), doomed_.end());
+  if (removed) fs_.sync_dir(options_.dir);
+}
+
+// --- writing and syncing ----------------------------------------------------------
+
+bool Wal::open_file(std::uint32_t index) {
+  LogFile& file = files_[index];
+  file.path = options_.dir + "/" + file_name(index);
+  std::unique_ptr<WritableFile> created;
+  int rc = fs_.create(file.path, created);
+  if (rc == 0) rc = created->preallocate(options_.file_size);
+  std::string header;
+  encode_file_header({index, store_->last_job_id() + 1}, header);
+  if (rc == 0) rc = created->append(header.data(), header.size());
+  if (rc == 0 && options_.policy != SyncPolicy::Never) {
+    rc = created->sync();
+    if (rc == 0) rc = fs_.sync_dir(options_.dir);
+  }
+  if (rc != 0) {
+    created.reset();
+    fs_.remove(file.path);
+    ++stats_.write_failures;
+    fail("creating " + file.path, rc);
+    return false;
+  }
+  current_ = std::move(created);
+  current_index_ = index;
+  synced_position_ = header.size();
+  file.size = header.size();
+  stats_.bytes_written += header.size();
+  return true;
+}
+
+// Closes the current file, synced, and opens the next.
+bool Wal::rotate_to(std::uint32_t index) {
+  if (current_) {
+    if (sync_thread_ && sync_thread_->busy()) handle_sync_result(sync_thread_->take());
+    if (failed_) return false;
+    if (options_.policy != SyncPolicy::Never && written_seq_ > durable_seq_) {
+      sync_now();
+      if (failed_) return false;
+    }
+    current_.reset();
+  }
+  if (!open_file(index)) return false;
+  collect_obsolete_files();
+  delete_doomed();
+  return true;
+}
+
+void Wal::write_pending() {
+  while (!pending_.empty() && !failed_) {
+    Chunk& chunk = pending_.front();
+    if (!current_ || chunk.file_index != current_index_) {
+      if (!rotate_to(chunk.file_index)) return;
+    }
+    const std::uint64_t before = current_->position();
+    int rc = current_->append(chunk.bytes.data(), chunk.bytes.size());
+    if (rc != 0) {
+      // Leave no partial record behind; the chunk stays queued for a retry.
+      current_->truncate(before);
+      ++stats_.write_failures;
+      fail("writing " + files_[chunk.file_index].path, rc);
+      return;
+    }
+    files_[chunk.file_index].size += chunk.bytes.size();
+    stats_.bytes_written += chunk.bytes.size();
+    stats_.records_written += chunk.records;
+    written_seq_ = chunk.end_seq;
+    if (options_.policy == SyncPolicy::Never) {
+      durable_seq_ = written_seq_;
+    } else {
+      unsynced_.push_back(std::move(chunk));
+    }
+    pending_.pop_front();
+  }
+}
+
+void Wal::flush() {
+  if (failed_) return;
+  write_pending();
+  if (failed_) return;
+  switch (options_.policy) {
+    case SyncPolicy::Never:
+      delete_doomed();
+      break;
+    case SyncPolicy::Always:
+      maybe_start_sync();
+      break;
+    case SyncPolicy::Interval:
+      if (written_seq_ > durable_seq_ && interval_sync_at_ == kNoTimer) {
+        const Nanos due = last_sync_start_ + options_.sync_interval;
+        if (clock_->now() >= due) {
+          maybe_start_sync();
+        } else {
+          interval_sync_at_ = due;
+        }
+      }
+      break;
+  }
+}
+
+void Wal::maybe_start_sync() {
+  if (failed_ || written_seq_ <= durable_seq_) return;
+  if (sync_thread_ && sync_thread_->busy()) return;  // it will look again when done
+  last_sync_start_ = clock_->now();
+  interval_sync_at_ = kNoTimer;
+  if (sync_thread_) {
+    sync_thread_->start(current_.get(), written_seq_);
+  } else {
+    sync_now();
+  }
+}
+
+void Wal::sync_now() {
+  const Nanos started = clock_->now();
+  SyncThread::Result result{written_seq_, current_->sync(), 0};
+  result.nanos = clock_->now() - started;
+  handle_sync_result(result);
+}
+
+void Wal::note_sync_latency(std::int64_t nanos) {
+  const double seconds = static_cast<double>(nanos) / 1e9;
+  ++stats_.syncs;
+  stats_.sync_seconds_total += seconds;
+  std::size_t bucket = 0;
+  while (bucket < kSyncLatencyBounds.size() && seconds > kSyncLatencyBounds[bucket]) ++bucket;
+  ++stats_.sync_latency_buckets[bucket];
+}
+
+void Wal::handle_sync_result(const SyncThread::Result& result) {
+  note_sync_latency(result.nanos);
+  if (result.error != 0) {
+    ++stats_.sync_failures;
+    // After a failed fsync the kernel may have dropped the dirty pages, and
+    // a second fsync can succeed without them: cut the file back to what is
+    // known durable and write those records again.
+    current_->truncate(synced_position_);
+    while (!unsynced_.empty()) {
+      pending_.push_front(std::move(unsynced_.back()));
+      unsynced_.pop_back();
+    }
+    written_seq_ = durable_seq_;
+    fail("syncing " + files_[current_index_].path, result.error);
+    return;
+  }
+  while (!unsynced_.empty() && unsynced_.front().end_seq <= result.sequence) {
+    synced_position_ += unsynced_.front().bytes.size();
+    unsynced_.pop_front();
+  }
+  durable_seq_ = std::max(durable_seq_, result.sequence);
+  delete_doomed();
+}
+
+void Wal::on_sync_done() {
+  if (!sync_thread_ || !sync_thread_->busy()) return;
+  handle_sync_result(sync_thread_->take());
+  // Group commit: whatever was written meanwhile goes in the next sync.
+  if (options_.policy == SyncPolicy::Always) maybe_start_sync();
+  if (options_.policy == SyncPolicy::Interval && written_seq_ > durable_seq_ &&
+      interval_sync_at_ == kNoTimer)
+    interval_sync_at_ = last_sync_start_ + options_.sync_interval;
+}
+
+void Wal::fail(const std::string& what, int error) {
+  failure_ = what + ": " + std::strerror(error);
+  retry_at_ = clock_->now() + kRetryInterval;
+  if (!failed_) {
+    spdlog::error("write-ahead log failed {}; refusing changes (put answers OUT_OF_MEMORY) "
+                  "and retrying every second",
+                  failure_);
+  }
+  failed_ = true;
+}
+
+Nanos Wal::next_deadline() const { return failed_ ? retry_at_ : interval_sync_at_; }
+
+void Wal::on_timer() {
+  const Nanos now = clock_->now();
+  if (failed_) {
+    if (now < retry_at_) return;
+    if (sync_thread_ && sync_thread_->busy()) sync_thread_->take();
+    failed_ = false;
+    write_pending();
+    if (!failed_ && options_.policy != SyncPolicy::Never && current_) sync_now();
+    if (failed_) {
+      retry_at_ = now + kRetryInterval;
+    } else {
+      spdlog::info("write-ahead log is writable again; accepting changes");
+      failure_.clear();
+    }
+    return;
+  }
+  if (interval_sync_at_ != kNoTimer && now >= interval_sync_at_) {
+    interval_sync_at_ = kNoTimer;
+    maybe_start_sync();
+  }
+}
+
+void Wal::close() {
+  if (!current_) return;
+  if (!failed_) write_pending();
+  if (sync_thread_ && sync_thread_->busy()) handle_sync_result(sync_thread_->take());
+  if (!failed_ && options_.policy != SyncPolicy::Never && written_seq_ > durable_seq_) sync_now();
+  if (failed_) {
+    spdlog::error("write-ahead log not fully written at shutdown: {}", failure_);
+  } else {
+    spdlog::info("write-ahead log synced ({} records written)", stats_.records_written);
+  }
+}
+
+}  // namespace beanstalkd::wal

@@ -1,0 +1,230 @@
+// kill -9 the server in the middle of concurrent puts and deletes with
+// -f 0, restart it on the same log directory, and check that every
+// acknowledged put is there (unless its delete was acknowledged) and every
+// acknowledged delete is gone. Bounded: a fixed number of rounds, each well
+// under a second of load.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A blocking client with a receive timeout; any error makes ok() false.
+class Client {
+ public:
+  explicit Client(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{2, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int on = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~Client() { close(fd_); }
+  bool ok() const { return ok_; }
+  bool send(const std::string& s) {
+    if (ok_ && ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(s.size()))
+      ok_ = false;
+    return ok_;
+  }
+  std::string line() {
+    std::string out;
+    while (ok_) {
+      std::size_t at = buf_.find("\r\n");
+      if (at != std::string::npos) {
+        out = buf_.substr(0, at);
+        buf_.erase(0, at + 2);
+        return out;
+      }
+      fill();
+    }
+    return out;
+  }
+  std::string bytes(std::size_t n) {
+    while (ok_ && buf_.size() < n) fill();
+    std::string out = buf_.substr(0, std::min(n, buf_.size()));
+    buf_.erase(0, out.size());
+    return out;
+  }
+
+ private:
+  void fill() {
+    char tmp[4096];
+    ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) {
+      ok_ = false;
+      return;
+    }
+    buf_.append(tmp, static_cast<std::size_t>(n));
+  }
+  int fd_;
+  bool ok_;
+  std::string buf_;
+};
+
+pid_t start_server(const std::string& bin, int port, const std::string& dir) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string p = std::to_string(port);
+    execl(bin.c_str(), bin.c_str(), "-l", "127.0.0.1", "-p", p.c_str(), "-b", dir.c_str(), "-f",
+          "0", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait until it accepts (bounded).
+  for (int i = 0; i < 200; ++i) {
+    Client probe(port);
+    if (probe.ok() && probe.send("list-tube-used\r\n") && !probe.line().empty()) return pid;
+    std::this_thread::sleep_for(25ms);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+struct Ledger {
+  std::mutex mutex;
+  std::map<std::uint64_t, std::string> acked_puts;  // id -> body
+  std::map<std::uint64_t, bool> acked_deletes;
+  // A delete sent but not answered before the kill may or may not have
+  // happened: such a job is allowed to be either present or gone.
+  std::map<std::uint64_t, bool> sent_deletes;
+};
+
+TEST(CrashTest, NoAcknowledgedChangeIsLostAcrossKillNine) {
+  const char* bin = std::getenv("BEANSTALKD_BIN");
+  if (!bin) GTEST_SKIP() << "BEANSTALKD_BIN not set";
+  char tmpl[] = "/tmp/crash-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::mt19937 rng(12345);
+  Ledger ledger;
+  constexpr int kRounds = 6;
+  std::size_t checked_present = 0, checked_gone = 0, lost = 0, resurrected = 0;
+
+  for (int round = 0; round < kRounds; ++round) {
+    const int port = free_port();
+    pid_t pid = start_server(bin, port, dir);
+    ASSERT_GT(pid, 0) << "server did not start in round " << round;
+
+    // Everything acknowledged so far must be right after the restart.
+    {
+      Client c(port);
+      std::lock_guard lock(ledger.mutex);
+      for (const auto& [id, body] : ledger.acked_puts) {
+        bool deleted = ledger.acked_deletes.count(id) > 0;
+        c.send("peek " + std::to_string(id) + "\r\n");
+        std::string reply = c.line();
+        if (!deleted && ledger.sent_deletes.count(id)) {
+          if (reply.rfind("FOUND ", 0) == 0) c.bytes(body.size() + 2);
+          continue;  // either outcome is right
+        }
+        if (deleted) {
+          ++checked_gone;
+          if (reply != "NOT_FOUND") ++resurrected;
+        } else {
+          ++checked_present;
+          std::string expect = "FOUND " + std::to_string(id) + " " + std::to_string(body.size());
+          if (reply != expect) {
+            ++lost;
+            ADD_FAILURE() << "round " << round << ": job " << id << " answered " << reply;
+          } else {
+            std::string got = c.bytes(body.size() + 2);
+            if (got != body + "\r\n") ++lost;
+          }
+        }
+      }
+      ASSERT_TRUE(c.ok());
+    }
+
+    // Load: producers put, consumers reserve and delete, until the kill.
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> threads;
+    for (int p = 0; p < 4; ++p) {
+      threads.emplace_back([&, p] {
+        Client c(port);
+        for (int seq = 0; !stop && c.ok() && seq < 5000; ++seq) {
+          std::string body = "r" + std::to_string(round) + "p" + std::to_string(p) + "s" +
+                             std::to_string(seq);
+          c.send("put 100 0 60 " + std::to_string(body.size()) + "\r\n" + body + "\r\n");
+          std::string reply = c.line();
+          if (reply.rfind("INSERTED ", 0) != 0) break;
+          std::lock_guard lock(ledger.mutex);
+          ledger.acked_puts[std::stoull(reply.substr(9))] = body;
+        }
+      });
+    }
+    for (int w = 0; w < 2; ++w) {
+      threads.emplace_back([&] {
+        Client c(port);
+        while (!stop && c.ok()) {
+          c.send("reserve-with-timeout 1\r\n");
+          std::string reply = c.line();
+          if (reply.rfind("RESERVED ", 0) != 0) continue;
+          std::uint64_t id = std::stoull(reply.substr(9));
+          std::size_t size = std::stoul(reply.substr(reply.find(' ', 9) + 1));
+          c.bytes(size + 2);
+          {
+            std::lock_guard lock(ledger.mutex);
+            ledger.sent_deletes[id] = true;
+          }
+          c.send("delete " + std::to_string(id) + "\r\n");
+          if (c.line() == "DELETED") {
+            std::lock_guard lock(ledger.mutex);
+            ledger.acked_deletes[id] = true;
+          }
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 500));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    stop = true;
+    for (auto& t : threads) t.join();
+  }
+  std::filesystem::remove_all(dir);
+  std::printf("crash test: %d rounds, %zu acknowledged puts, %zu acknowledged deletes; "
+              "%zu checked present, %zu checked gone; lost %zu, resurrected %zu\n",
+              kRounds, ledger.acked_puts.size(), ledger.acked_deletes.size(), checked_present,
+              checked_gone, lost, resurrected);
+  EXPECT_EQ(lost, 0u);
+  EXPECT_EQ(resurrected, 0u);
+  EXPECT_GT(ledger.acked_puts.size(), 100u);
+  EXPECT_GT(ledger.acked_deletes.size(), 10u);
+}
+
+}  // namespace

@@ -1,0 +1,111 @@
+// A FileSystem over the real one that fails on demand and simulates power
+// loss: it remembers how much of each file was synced, and power_loss()
+// cuts every file back to that, dropping whatever was only in the page cache.
+#pragma once
+
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "beanstalkd/wal/file_system.h"
+
+namespace beanstalkd::wal::testing {
+
+class FaultInjectionFs final : public FileSystem {
+ public:
+  // Set to an errno to make the next call of that kind fail (once).
+  int fail_next_append = 0;
+  int fail_next_sync = 0;
+  int fail_next_create = 0;
+  // Fail every append/sync/create with this errno until cleared (0).
+  int fail_all_appends = 0;
+  int fail_all_syncs = 0;
+  int fail_all_creates = 0;
+
+  int syncs = 0;
+
+  void power_loss() {
+    for (auto& [path, synced] : synced_) real_.truncate_file(path, synced);
+  }
+
+  int create(const std::string& path, std::unique_ptr<WritableFile>& out) override {
+    if (int e = take(fail_next_create, fail_all_creates)) return e;
+    std::unique_ptr<WritableFile> inner;
+    if (int rc = real_.create(path, inner)) return rc;
+    synced_[path] = 0;
+    out = std::make_unique<File>(*this, path, std::move(inner));
+    return 0;
+  }
+  int read_file(const std::string& path, std::string& out) override {
+    return real_.read_file(path, out);
+  }
+  int truncate_file(const std::string& path, std::uint64_t size) override {
+    int rc = real_.truncate_file(path, size);
+    if (rc == 0 && synced_.count(path) && synced_[path] > size) synced_[path] = size;
+    return rc;
+  }
+  int list_dir(const std::string& dir, std::vector<std::string>& names) override {
+    return real_.list_dir(dir, names);
+  }
+  int remove(const std::string& path) override {
+    synced_.erase(path);
+    return real_.remove(path);
+  }
+  int rename(const std::string& from, const std::string& to) override {
+    return real_.rename(from, to);
+  }
+  int make_dir(const std::string& path) override { return real_.make_dir(path); }
+  int sync_dir(const std::string& dir) override { return real_.sync_dir(dir); }
+
+ private:
+  static int take(int& once, int always) {
+    if (always) return always;
+    int e = once;
+    once = 0;
+    return e;
+  }
+
+  class File final : public WritableFile {
+   public:
+    File(FaultInjectionFs& fs, std::string path, std::unique_ptr<WritableFile> inner)
+        : fs_(fs), path_(std::move(path)), inner_(std::move(inner)) {}
+    int append(const char* data, std::size_t size) override {
+      if (int e = take(fs_.fail_next_append, fs_.fail_all_appends)) {
+        // A failing write may still have written part of the data.
+        inner_->append(data, size / 2);
+        return e;
+      }
+      return inner_->append(data, size);
+    }
+    int sync() override {
+      ++fs_.syncs;
+      if (int e = take(fs_.fail_next_sync, fs_.fail_all_syncs)) return e;
+      int rc = inner_->sync();
+      if (rc == 0) fs_.synced_[path_] = inner_->position();
+      return rc;
+    }
+    int truncate(std::uint64_t size) override {
+      int rc = inner_->truncate(size);
+      if (rc == 0 && fs_.synced_[path_] > size) fs_.synced_[path_] = size;
+      return rc;
+    }
+    int preallocate(std::uint64_t) override {
+      // Preallocation would make power_loss() keep zeros past the synced
+      // length, which the reader treats as the end anyway; skip it so the
+      // file length shows exactly what was written.
+      return 0;
+    }
+    std::uint64_t position() const override { return inner_->position(); }
+
+   private:
+    FaultInjectionFs& fs_;
+    std::string path_;
+    std::unique_ptr<WritableFile> inner_;
+  };
+
+  PosixFileSystem real_;
+  std::map<std::string, std::uint64_t> synced_;
+};
+
+}  // namespace beanstalkd::wal::testing

@@ -1,0 +1,474 @@
+// The write-ahead log against a real temporary directory, with faults
+// injected through FaultInjectionFs.
+#include "beanstalkd/wal/wal.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "beanstalkd/store.h"
+#include "fault_injection_fs.h"
+
+namespace beanstalkd::wal {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::FaultInjectionFs;
+
+struct Recorder : ReserveListener {
+  Job* last = nullptr;
+  int waits_ended = 0;
+  void on_reserved(Job& job) override { last = &job; }
+  void on_wait_ended(WaitEnd) override { ++waits_ended; }
+};
+
+// One server's worth of store and log.
+struct Instance {
+  Instance(FileSystem& file_system, WalOptions options) : wal(file_system, std::move(options)) {}
+  ~Instance() {
+    store.detach(session);
+    wal.close();
+  }
+  ManualClock clock;
+  Store store{clock};
+  Wal wal;
+  Recorder listener;
+  Session session{&listener};
+  RecoveryReport report;
+  std::string error;
+};
+
+class WalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wal-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  WalOptions options(SyncPolicy policy = SyncPolicy::Always) {
+    WalOptions o;
+    o.dir = dir_;
+    o.file_size = 64 * 1024;
+    o.policy = policy;
+    o.background_sync = false;
+    return o;
+  }
+
+  std::unique_ptr<Instance> start(WalOptions o) {
+    auto inst = std::make_unique<Instance>(fs_, std::move(o));
+    EXPECT_TRUE(inst->wal.open(inst->store, inst->error, inst->report)) << inst->error;
+    inst->store.attach(inst->session);
+    return inst;
+  }
+  std::unique_ptr<Instance> start() { return start(options()); }
+
+  static std::uint64_t put(Instance& inst, std::string_view body, std::uint32_t pri = 10,
+                           std::uint32_t delay = 0, std::string_view tube = "default") {
+    inst.store.use(inst.session, tube);
+    Job* job = inst.store.allocate_job(static_cast<std::uint32_t>(body.size()));
+    std::memcpy(job->body_with_crlf(), body.data(), body.size());
+    std::memcpy(job->body_with_crlf() + body.size(), "\r\n", 2);
+    std::uint64_t id = job->id;
+    inst.store.put(inst.session, job, pri, delay, 60);
+    return id;
+  }
+
+  std::vector<std::string> wal_files() const {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string read(const std::string& name) const {
+    std::ifstream in(path(name), std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+  void write(const std::string& name, const std::string& bytes) const {
+    std::ofstream out(path(name), std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+
+  std::string dir_;
+  FaultInjectionFs fs_;
+};
+
+TEST_F(WalTest, EveryStateAndCounterSurvivesARestart) {
+  {
+    auto a = start();
+    std::uint64_t ready = put(*a, "ready", 5);
+    std::uint64_t delayed = put(*a, "delayed", 6, 100);
+    std::uint64_t buried1 = put(*a, "buried-first", 7);
+    std::uint64_t buried2 = put(*a, "buried-second", 8, 0, "other");
+    std::uint64_t reserved = put(*a, "reserved", 9);
+    std::uint64_t released = put(*a, "released", 1);
+    // released: reserve it and release it with a new priority.
+    a->store.use(a->session, "default");
+    ASSERT_TRUE(a->store.reserve_job(a->session, released));
+    ASSERT_TRUE(a->store.release(a->session, released, 77, 0));
+    ASSERT_TRUE(a->store.reserve_job(a->session, buried1));
+    ASSERT_TRUE(a->store.bury(a->session, buried1, 70));
+    ASSERT_TRUE(a->store.reserve_job(a->session, buried2));
+    ASSERT_TRUE(a->store.bury(a->session, buried2, 80));
+    ASSERT_TRUE(a->store.reserve_job(a->session, reserved));
+    a->wal.flush();
+    EXPECT_EQ(ready, 1u);
+    EXPECT_EQ(delayed, 2u);
+  }
+  auto b = start();
+  EXPECT_EQ(b->report.jobs, 6u);
+  EXPECT_EQ(b->store.job_counts().ready, 3u);  // ready, released, reserved-comes-back-ready
+  EXPECT_EQ(b->store.job_counts().delayed, 1u);
+  EXPECT_EQ(b->store.job_counts().buried, 2u);
+
+  Job* released = b->store.find_job(6);
+  ASSERT_NE(released, nullptr);
+  EXPECT_EQ(released->priority, 77u);
+  EXPECT_EQ(released->reserves, 1u);
+  EXPECT_EQ(released->releases, 1u);
+
+  Job* delayed = b->store.find_job(2);
+  ASSERT_NE(delayed, nullptr);
+  EXPECT_EQ(delayed->state, JobState::Delayed);
+  EXPECT_EQ(delayed->delay_seconds, 100u);
+  Nanos left = delayed->deadline_at - b->clock.now();
+  EXPECT_GT(left, 98 * kNanosPerSecond);
+  EXPECT_LE(left, 100 * kNanosPerSecond);
+
+  Job* reserved = b->store.find_job(5);
+  ASSERT_NE(reserved, nullptr);
+  EXPECT_EQ(reserved->state, JobState::Ready);
+  EXPECT_EQ(reserved->reserves, 1u);
+  EXPECT_EQ(reserved->timeouts, 0u);  // a restart is not a timeout
+
+  Job* b1 = b->store.find_job(3);
+  ASSERT_NE(b1, nullptr);
+  EXPECT_EQ(b1->priority, 70u);
+  EXPECT_EQ(b1->buries, 1u);
+  EXPECT_EQ(b1->body(), "buried-first");
+  Tube* other = b->store.find_tube("other");
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->buried.front()->id, 4u);
+}
+
+TEST_F(WalTest, BuriedJobsComeBackInBurialOrder) {
+  {
+    auto a = start();
+    for (int i = 0; i < 5; ++i) put(*a, "job");
+    // Bury in the order 4, 2, 5, 1, 3.
+    for (std::uint64_t id : {4u, 2u, 5u, 1u, 3u}) {
+      ASSERT_TRUE(a->store.reserve_job(a->session, id));
+      ASSERT_TRUE(a->store.bury(a->session, id, 0));
+    }
+    a->wal.flush();
+  }
+  auto b = start();
+  std::vector<std::uint64_t> order;
+  for (Job* j = b->store.find_tube("default")->buried.front(); j;
+       j = b->store.find_tube("default")->buried.next(j))
+    order.push_back(j->id);
+  EXPECT_EQ(order, (std::vector<std::uint64_t>{4, 2, 5, 1, 3}));
+}
+
+TEST_F(WalTest, IdsContinueAfterEveryJobWasDeleted) {
+  {
+    auto a = start();
+    for (int i = 0; i < 3; ++i) put(*a, "x");
+    for (std::uint64_t id = 1; id <= 3; ++id) ASSERT_TRUE(a->store.delete_job(a->session, id));
+    a->wal.flush();
+  }
+  { auto b = start(); }  // an empty restart in between must not lose the id either
+  auto c = start();
+  EXPECT_EQ(c->report.jobs, 0u);
+  EXPECT_EQ(put(*c, "next"), 4u);
+}
+
+TEST_F(WalTest, ASecondServerOnTheSameDirectoryIsRefused) {
+  auto a = start();
+  Instance second(fs_, options());
+  EXPECT_FALSE(second.wal.open(second.store, second.error, second.report));
+  EXPECT_NE(second.error.find("in use by another server"), std::string::npos) << second.error;
+}
+
+TEST_F(WalTest, TornTailAtEveryOffsetOfTheLastRecordIsCutQuietly) {
+  {
+    auto a = start();
+    put(*a, "first");
+    put(*a, "second");
+    put(*a, "the-last-record-body");
+    a->wal.flush();
+  }
+  const std::string name = wal_files()[0] == "lock" ? wal_files()[1] : wal_files()[0];
+  const std::string whole = read(name);
+  const std::size_t last_size = job_full_record_size(7, 20);
+  // Find the end of the used part: the file is not preallocated here.
+  const std::size_t end = whole.size();
+  const std::size_t last_start = end - last_size;
+  for (std::size_t cut = last_start + 1; cut < end; ++cut) {
+    fs::remove_all(dir_);
+    fs::create_directory(dir_);
+    write(name, whole.substr(0, cut));
+    auto b = start();
+    ASSERT_EQ(b->report.jobs, 2u) << "cut at " << cut;
+    EXPECT_EQ(b->report.torn_tails, 1u) << "cut at " << cut;
+    EXPECT_EQ(b->report.damaged_files, 0u) << "cut at " << cut;
+    EXPECT_EQ(fs::file_size(path(name)), last_start) << "cut at " << cut;
+  }
+}
+
+TEST_F(WalTest, AFlippedByteInTheMiddleIsReportedAndEveryIntactRecordRecovered) {
+  {
+    auto a = start();
+    put(*a, "one");
+    put(*a, "two-damaged");
+    put(*a, "three");
+    a->wal.flush();
+  }
+  const std::string name = "wal.0000000001";
+  std::string bytes = read(name);
+  std::size_t at = bytes.find("two-damaged");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 3] ^= 0x55;
+  write(name, bytes);
+  {
+    auto b = start();
+    EXPECT_EQ(b->report.damaged_files, 1u);
+    EXPECT_EQ(b->report.jobs, 2u);
+    EXPECT_NE(b->store.find_job(1), nullptr);
+    EXPECT_EQ(b->store.find_job(2), nullptr);
+    ASSERT_NE(b->store.find_job(3), nullptr);
+    EXPECT_EQ(b->store.find_job(3)->body(), "three");
+  }
+  // The damaged file is kept, renamed, and no longer needed.
+  EXPECT_TRUE(fs::exists(path(name + ".damaged")));
+  auto c = start();
+  EXPECT_EQ(c->report.damaged_files, 0u);
+  EXPECT_EQ(c->report.jobs, 2u);
+  EXPECT_EQ(put(*c, "four"), 4u);
+}
+
+TEST_F(WalTest, AFileWithTheWrongVersionIsKeptAndTheRestRecovered) {
+  {
+    auto a = start();
+    put(*a, "kept");
+    a->wal.flush();
+  }
+  // A second file with a future version number.
+  std::string future(kMagic);
+  future += std::string("\x09\0\0\0\0\0\0\0", 8);
+  future += std::string(16, '\0');
+  write("wal.0000000003", future);
+  auto b = start();
+  EXPECT_EQ(b->report.damaged_files, 1u);
+  EXPECT_EQ(b->report.jobs, 1u);
+  EXPECT_TRUE(fs::exists(path("wal.0000000003.damaged")));
+}
+
+TEST_F(WalTest, AnEmptyFileIsKeptAsDamaged) {
+  {
+    auto a = start();
+    put(*a, "kept");
+    a->wal.flush();
+  }
+  write("wal.0000000005", "");
+  auto b = start();
+  EXPECT_EQ(b->report.damaged_files, 1u);
+  EXPECT_EQ(b->report.jobs, 1u);
+}
+
+TEST_F(WalTest, AMissingFileInTheSequenceLosesOnlyWhatWasInIt) {
+  WalOptions o = options();
+  o.file_size = 4096;
+  {
+    auto a = start(o);
+    // Bodies of 1000 bytes: three or so per file.
+    for (int i = 0; i < 12; ++i) put(*a, std::string(1000, static_cast<char>('a' + i)));
+    a->wal.flush();
+  }
+  fs::remove(path("wal.0000000002"));
+  auto b = start(o);
+  EXPECT_GT(b->report.jobs, 6u);
+  EXPECT_LT(b->report.jobs, 12u);
+  EXPECT_NE(b->store.find_job(1), nullptr);
+  EXPECT_NE(b->store.find_job(12), nullptr);
+  EXPECT_EQ(put(*b, "next"), 13u);
+}
+
+TEST_F(WalTest, AWriteFailureIsStickyUntilARetrySucceeds) {
+  auto a = start();
+  fs_.fail_next_append = EIO;
+  put(*a, "survives");
+  a->wal.flush();
+  EXPECT_FALSE(a->wal.healthy());
+  EXPECT_NE(a->wal.failure().find("Input/output error"), std::string::npos);
+  EXPECT_LT(a->wal.durable_sequence(), a->wal.appended_sequence());
+  // Nothing happens before the retry time.
+  a->wal.on_timer();
+  EXPECT_FALSE(a->wal.healthy());
+  a->clock.advance(kNanosPerSecond);
+  EXPECT_EQ(a->wal.next_deadline(), a->clock.now());
+  a->wal.on_timer();
+  EXPECT_TRUE(a->wal.healthy());
+  EXPECT_EQ(a->wal.durable_sequence(), a->wal.appended_sequence());
+  a.reset();
+  fs_.power_loss();
+  auto b = start();
+  ASSERT_NE(b->store.find_job(1), nullptr);
+  EXPECT_EQ(b->store.find_job(1)->body(), "survives");
+  EXPECT_EQ(b->report.damaged_files, 0u);
+}
+
+TEST_F(WalTest, AFailedSyncRewritesEverythingSinceTheLastGoodSync) {
+  auto a = start();
+  put(*a, "before");
+  a->wal.flush();
+  fs_.fail_next_sync = EIO;
+  put(*a, "during");
+  a->wal.flush();
+  EXPECT_FALSE(a->wal.healthy());
+  // The kernel may have dropped the pages: power loss now keeps only "before".
+  fs_.power_loss();
+  a->clock.advance(kNanosPerSecond);
+  a->wal.on_timer();
+  ASSERT_TRUE(a->wal.healthy());
+  a.reset();
+  fs_.power_loss();
+  auto b = start();
+  EXPECT_EQ(b->report.jobs, 2u);
+  ASSERT_NE(b->store.find_job(2), nullptr);
+  EXPECT_EQ(b->store.find_job(2)->body(), "during");
+}
+
+TEST_F(WalTest, AFullDiskWhenStartingAFileRecoversWhenSpaceReturns) {
+  WalOptions o = options();
+  o.file_size = 4096;
+  auto a = start(o);
+  fs_.fail_all_creates = ENOSPC;
+  for (int i = 0; i < 8; ++i) put(*a, std::string(1000, 'x'));
+  a->wal.flush();
+  EXPECT_FALSE(a->wal.healthy());
+  EXPECT_NE(a->wal.failure().find("No space left"), std::string::npos);
+  a->clock.advance(kNanosPerSecond);
+  a->wal.on_timer();
+  EXPECT_FALSE(a->wal.healthy());  // still full
+  fs_.fail_all_creates = 0;
+  a->clock.advance(kNanosPerSecond);
+  a->wal.on_timer();
+  EXPECT_TRUE(a->wal.healthy());
+  a.reset();
+  fs_.power_loss();
+  auto b = start(o);
+  EXPECT_EQ(b->report.jobs, 8u);
+}
+
+TEST_F(WalTest, PowerLossDropsOnlyWhatWasNotYetSynced) {
+  WalOptions o = options(SyncPolicy::Interval);
+  o.sync_interval = 50 * 1000 * 1000;
+  {
+    auto a = start(o);
+    put(*a, "synced");
+    a->wal.flush();  // the first write of an interval syncs at once
+    put(*a, "not-yet");
+    a->wal.flush();  // within the interval: written, not synced
+    EXPECT_LT(a->wal.durable_sequence(), a->wal.appended_sequence());
+    EXPECT_EQ(a->wal.next_deadline(), a->clock.now() + o.sync_interval);
+    fs_.power_loss();
+    // Simulate the crash: do not let the destructor sync.
+    a->store.set_journal(nullptr);
+    a->store.detach(a->session);
+    fs_.fail_all_syncs = EIO;
+    fs_.fail_all_appends = EIO;
+  }
+  fs_.fail_all_syncs = 0;
+  fs_.fail_all_appends = 0;
+  fs_.power_loss();
+  auto b = start(o);
+  EXPECT_NE(b->store.find_job(1), nullptr);
+  EXPECT_EQ(b->store.find_job(2), nullptr);
+}
+
+TEST_F(WalTest, TheIntervalTimerSyncsABurstsTailWithoutFurtherWrites) {
+  WalOptions o = options(SyncPolicy::Interval);
+  auto a = start(o);
+  put(*a, "one");
+  a->wal.flush();
+  put(*a, "two");
+  a->wal.flush();
+  ASSERT_LT(a->wal.durable_sequence(), a->wal.appended_sequence());
+  a->clock.advance(o.sync_interval);
+  a->wal.on_timer();
+  EXPECT_EQ(a->wal.durable_sequence(), a->wal.appended_sequence());
+}
+
+TEST_F(WalTest, NeverSyncPolicyNeverSyncs) {
+  auto a = start(options(SyncPolicy::Never));
+  int before = fs_.syncs;
+  for (int i = 0; i < 10; ++i) put(*a, "x");
+  a->wal.flush();
+  EXPECT_EQ(fs_.syncs, before);
+  EXPECT_EQ(a->wal.durable_sequence(), a->wal.appended_sequence());
+}
+
+// Reference issue 622: a job released with a delay over and over must not
+// make the log grow without bound.
+TEST_F(WalTest, CompactionBoundsDiskUseUnderReleaseWithDelayChurn) {
+  // The bound does not depend on syncing; skip the 3000 fsyncs.
+  WalOptions o = options(SyncPolicy::Never);
+  o.file_size = 4096;
+  auto a = start(o);
+  for (int i = 0; i < 5; ++i) put(*a, std::string(200, 'j'));
+  a->wal.flush();
+  std::uint64_t max_disk = 0;
+  std::size_t max_files = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::uint64_t id = 1 + static_cast<std::uint64_t>(round % 5);
+    ASSERT_TRUE(a->store.reserve_job(a->session, id));
+    ASSERT_TRUE(a->store.release(a->session, id, static_cast<std::uint32_t>(round), 1));
+    a->wal.flush();
+    const std::uint64_t bound = 2 * a->wal.live_bytes() + 3 * o.file_size;
+    ASSERT_LE(a->wal.disk_bytes(), bound) << "round " << round;
+    max_disk = std::max(max_disk, a->wal.disk_bytes());
+    max_files = std::max(max_files, wal_files().size());
+  }
+  EXPECT_GT(a->wal.stats().records_migrated, 0u);
+  EXPECT_GT(a->wal.stats().files_deleted, 0u);
+  EXPECT_LE(max_files, 8u);  // the lock plus a handful of 4 KiB files
+  a.reset();
+  auto b = start(o);
+  EXPECT_EQ(b->report.jobs, 5u);
+  // The last release of job 5 (round 2999) set priority 2999.
+  EXPECT_EQ(b->store.find_job(5)->priority, 2999u);
+  EXPECT_EQ(b->store.find_job(5)->releases, 600u);
+}
+
+TEST_F(WalTest, DeletedJobsFilesAreRemovedOnceTheDeletesAreDurable) {
+  WalOptions o = options();
+  o.file_size = 4096;
+  auto a = start(o);
+  for (int i = 0; i < 20; ++i) put(*a, std::string(1000, 'd'));
+  a->wal.flush();
+  std::size_t files_before = wal_files().size();
+  for (std::uint64_t id = 1; id <= 20; ++id) ASSERT_TRUE(a->store.delete_job(a->session, id));
+  a->wal.flush();
+  // Deleting from the front needs a rotation past the old files; write more.
+  for (int i = 0; i < 8; ++i) put(*a, std::string(1000, 'n'));
+  a->wal.flush();
+  EXPECT_LT(wal_files().size(), files_before);
+  EXPECT_GT(a->wal.stats().files_deleted, 0u);
+  a.reset();
+  auto b = start(o);
+  EXPECT_EQ(b->report.jobs, 8u);
+  EXPECT_EQ(put(*b, "x"), 29u);
+}
+
+}  // namespace
+}  // namespace beanstalkd::wal
