@@ -38,8 +38,8 @@ bool read_last_number(std::string_view in, T max, T& value) {
 // kick's bound is read like C's strtoul, as the reference reads it: leading
 // white space, an optional sign, at least one digit, and anything after the
 // digits ignored. A negative number wraps around, so "kick -1" kicks every
-// job; only an overflow of 64 bits is BAD_FORMAT. The result is capped at
-// 2^32-1, more than a tube can hold.
+// job; only an overflow of 64 bits is BAD_FORMAT. Like the reference, the
+// result is cut to 32 bits ("kick 4294967296" kicks nothing).
 bool read_kick_bound(std::string_view in, std::uint32_t& value) {
   std::size_t i = 0;
   while (i < in.size() && (in[i] == ' ' || (in[i] >= '\t' && in[i] <= '\r'))) ++i;
@@ -51,7 +51,7 @@ bool read_kick_bound(std::string_view in, std::uint32_t& value) {
   (void)ptr;
   if (ec != std::errc{}) return false;
   if (negative) v = 0 - v;
-  value = static_cast<std::uint32_t>(std::min<std::uint64_t>(v, UINT32_MAX));
+  value = static_cast<std::uint32_t>(v);
   return true;
 }
 
@@ -107,7 +107,7 @@ ParseStatus parse_put(std::string_view args, Command& out) {
   if (!read_number(args, kU32, out.priority, rest) || !read_number(rest, kU32, out.delay, rest) ||
       !read_number(rest, kU32, out.ttr, rest) || !read_number(rest, kU32, out.body_size, rest))
     return bad();
-  out.put_trailing_junk = !rest.empty();
+  out.bad_after_count = !rest.empty();
   return ParseStatus::Ok;
 }
 
@@ -118,9 +118,11 @@ ParseStatus parse_pause(std::string_view args, Command& out) {
   while (i < args.size() && args[i] == ' ') ++i;
   std::size_t j = i;
   while (j < args.size() && is_tube_name_char(args[j])) ++j;
+  if (j == i) return bad();
   out.tube = args.substr(i, j - i);
-  if (!is_valid_tube_name(out.tube)) return bad();
-  return read_last_number(args.substr(j), kU32, out.delay) ? ParseStatus::Ok : bad();
+  if (!read_last_number(args.substr(j), kU32, out.delay)) return bad();
+  out.bad_after_count = !is_valid_tube_name(out.tube);
+  return ParseStatus::Ok;
 }
 
 }  // namespace

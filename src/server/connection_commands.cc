@@ -122,6 +122,10 @@ void Connection::run(const protocol::Command& cmd) {
       return;
     }
     case Op::PauseTube:
+      if (cmd.bad_after_count) {
+        reply("BAD_FORMAT\r\n");
+        return;
+      }
       reply(store.pause_tube(cmd.tube, cmd.delay) ? "PAUSED\r\n" : "NOT_FOUND\r\n");
       return;
     case Op::Stats:
@@ -161,7 +165,7 @@ void Connection::start_put(const protocol::Command& cmd) {
     discard_reply_ = "JOB_TOO_BIG\r\n";
     return;
   }
-  if (cmd.put_trailing_junk) {
+  if (cmd.bad_after_count) {
     reply("BAD_FORMAT\r\n");
     return;
   }

@@ -49,10 +49,11 @@ struct Command {
   std::uint32_t body_size = 0;   // put
   std::uint32_t count = 0;       // kick bound, reserve-with-timeout seconds
   std::string_view tube;         // use, watch, ignore, stats-tube, pause-tube
-  // put only: the four numbers parsed but other text follows them. The
-  // reference still counts the put and checks the size first, so the server
-  // answers JOB_TOO_BIG or BAD_FORMAT in that order.
-  bool put_trailing_junk = false;
+  // The line parsed far enough for the reference to count the command, but
+  // is malformed after that: put with text after its four numbers (the size
+  // limit is still checked first, so JOB_TOO_BIG wins), pause-tube with an
+  // invalid tube name. The server counts it, then answers BAD_FORMAT.
+  bool bad_after_count = false;
 };
 
 // Per-command counters, indexed by Op.
