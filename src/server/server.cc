@@ -226,6 +226,7 @@ void Server::end_of_turn() {
     connections_.pop_back();
   }
   closed_.clear();
+  trimmer_.after_turn(store_.job_count());
   arm_timer();
 }
 

@@ -19,6 +19,7 @@
 #include "beanstalkd/protocol/stats_yaml.h"
 #include "beanstalkd/server/latency_histogram.h"
 #include "beanstalkd/server/listener.h"
+#include "beanstalkd/server/memory_trimmer.h"
 #include "beanstalkd/store.h"
 #include "beanstalkd/wal/file_system.h"
 #include "beanstalkd/wal/wal.h"
@@ -109,6 +110,7 @@ class Server {
   std::vector<Connection*> held_;  // replies waiting for the log to be durable
   std::vector<Connection*> closed_;
 
+  MemoryTrimmer trimmer_;
   protocol::CommandCounts command_counts_{};
   CommandLatencies latencies_{};
   std::uint64_t total_connections_ = 0;

@@ -1,0 +1,371 @@
+// Black-box tests of the server as a process: timing (delays, TTR,
+// reserve-with-timeout), command-line flags, signals, many connections, and
+// the project's deliberate differences from the reference server.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.h"
+
+namespace bbt {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Polls `pred` every 5 ms for at most `limit`.
+template <typename Pred>
+bool eventually(Pred pred, Millis limit = 2000ms) {
+  const auto deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return pred();
+}
+
+// A scratch directory removed with everything in it at scope exit.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/bbt-dir-XXXXXX";
+    if (::mkdtemp(tmpl) != nullptr) path = tmpl;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+};
+
+// ------------------------------------------------------------ timing
+
+TEST(Timing, DelayedJobBecomesReady) {
+  ServerProcess s(server_binary());
+  Client c = s.connect();
+  ASSERT_EQ(c.put("later", 0, 1), "INSERTED 1");
+  EXPECT_EQ(c.stats_job(1).get("state"), "delayed");
+  EXPECT_EQ(c.request("peek-ready"), "NOT_FOUND");
+  EXPECT_EQ(c.request("reserve-with-timeout 0"), "TIMED_OUT");
+  const auto t0 = Clock::now();
+  // A waiting reserve is woken when the delay ends.
+  const auto job = c.request_job("reserve-with-timeout 3", "RESERVED", 4000ms);
+  const auto waited = Clock::now() - t0;
+  EXPECT_EQ(job.body, "later");
+  EXPECT_GE(waited, 700ms);
+  EXPECT_LT(waited, 2500ms);
+}
+
+TEST(Timing, ReserveWithTimeoutOneTimesOut) {
+  ServerProcess s(server_binary());
+  Client c = s.connect();
+  const auto t0 = Clock::now();
+  EXPECT_EQ(c.request("reserve-with-timeout 1", 4000ms), "TIMED_OUT");
+  const auto waited = Clock::now() - t0;
+  EXPECT_GE(waited, 900ms);
+  EXPECT_LT(waited, 2500ms);
+  EXPECT_EQ(c.stats().get("current-waiting"), "0");
+}
+
+TEST(Timing, ReserveWithTimeoutOneGetsJobPutMeanwhile) {
+  ServerProcess s(server_binary());
+  Client c = s.connect();
+  Client p = s.connect();
+  c.send("reserve-with-timeout 1\r\n");
+  std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(p.put("x"), "INSERTED 1");
+  const auto job = c.read_job(c.read_line(1000ms), "RESERVED");
+  EXPECT_EQ(job.id, 1u);
+}
+
+TEST(Timing, TtrExpiryAndDeadlineSoon) {
+  ServerProcess s(server_binary());
+  Client c = s.connect();
+  ASSERT_EQ(c.put("job", 0, 0, 1), "INSERTED 1");
+  ASSERT_EQ(c.request_job("reserve", "RESERVED").id, 1u);
+  // The whole TTR of 1 s is inside the safety margin.
+  EXPECT_EQ(c.request("reserve"), "DEADLINE_SOON");
+  EXPECT_EQ(c.request("reserve-with-timeout 0"), "DEADLINE_SOON");
+  EXPECT_EQ(c.stats_job(1).get("state"), "reserved");  // still reserved
+  // After the TTR the job is ready again, with a timeout counted.
+  std::string state;
+  const bool ready = eventually(
+      [&] {
+        state = c.stats_job(1).get("state");
+        return state == "ready";
+      },
+      3000ms);
+  EXPECT_TRUE(ready) << state;
+  const auto sj = c.stats_job(1);
+  EXPECT_EQ(sj.get("timeouts"), "1");
+  EXPECT_EQ(sj.get("reserves"), "1");
+  EXPECT_EQ(c.stats().get("job-timeouts"), "1");
+  EXPECT_EQ(c.request("delete 1"), "DELETED");  // no longer ours, but ready
+}
+
+TEST(Timing, WaitingClientGetsDeadlineSoon) {
+  ServerProcess s(server_binary());
+  Client c = s.connect();
+  ASSERT_EQ(c.put("job", 0, 0, 2), "INSERTED 1");
+  ASSERT_EQ(c.request_job("reserve", "RESERVED").id, 1u);
+  const auto t0 = Clock::now();
+  EXPECT_EQ(c.request("reserve", 4000ms), "DEADLINE_SOON");
+  const auto waited = Clock::now() - t0;
+  EXPECT_GE(waited, 700ms);
+  EXPECT_LT(waited, 1900ms);
+  EXPECT_EQ(c.stats_job(1).get("state"), "reserved");
+}
+
+TEST(Timing, TouchRestartsTtr) {
+  ServerProcess s(server_binary());
+  Client c = s.connect();
+  ASSERT_EQ(c.put("job", 0, 0, 3), "INSERTED 1");
+  ASSERT_EQ(c.request_job("reserve", "RESERVED").id, 1u);
+  std::this_thread::sleep_for(1100ms);
+  const auto before = c.stats_job(1).get_uint("time-left");
+  EXPECT_LE(before, 1u);
+  ASSERT_EQ(c.request("touch 1"), "TOUCHED");
+  const auto after = c.stats_job(1).get_uint("time-left");
+  EXPECT_GE(after, 2u);
+  EXPECT_LE(after, 3u);
+  EXPECT_EQ(c.stats().get("cmd-touch"), "1");
+}
+
+// ------------------------------------------------------------ flags
+
+TEST(Flags, MaxJobSize) {
+  ServerProcess s(server_binary(), Transport::Tcp, {"-z", "10"});
+  Client c = s.connect();
+  EXPECT_EQ(c.stats().get("max-job-size"), "10");
+  EXPECT_EQ(c.put("0123456789"), "INSERTED 1");
+  EXPECT_EQ(c.put("0123456789A"), "JOB_TOO_BIG");
+  EXPECT_EQ(c.request("list-tube-used"), "USING default");
+  EXPECT_EQ(c.put(""), "INSERTED 2");
+}
+
+TEST(Flags, UnixSocketReplacesStaleSocketFile) {
+  // A server killed with SIGKILL leaves its socket file behind; the next
+  // server on the same path must start anyway.
+  ServerProcess first(server_binary(), Transport::Unix);
+  const std::string path = first.socket_path();
+  first.send_signal(SIGKILL);
+  ASSERT_TRUE(first.wait_exit(2000ms).has_value());
+  ASSERT_TRUE(std::filesystem::exists(path));
+  ServerProcess second(ServerProcess::Options{server_binary(), Transport::Unix, {}, path});
+  Client c = second.connect();
+  EXPECT_EQ(c.request("list-tube-used"), "USING default");
+}
+
+TEST(Flags, UnixSocketRefusesToReplaceOtherFiles) {
+  const std::string path = "/tmp/bbt-regular-" + std::to_string(::getpid()) + ".sock";
+  {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fclose(f);
+  }
+  EXPECT_THROW(ServerProcess(ServerProcess::Options{server_binary(), Transport::Unix, {}, path}),
+               HarnessError);
+  EXPECT_TRUE(std::filesystem::is_regular_file(path)) << "the server removed a regular file";
+  std::filesystem::remove(path);
+}
+
+// ------------------------------------------------------------ signals
+
+TEST(Signals, Sigusr1EntersDrainMode) {
+  ServerProcess s(server_binary());
+  Client c = s.connect();
+  ASSERT_EQ(c.put("before"), "INSERTED 1");
+  s.send_signal(SIGUSR1);
+  ASSERT_TRUE(eventually([&] { return c.stats().get("draining") == "true"; }));
+  EXPECT_EQ(c.put("during"), "DRAINING");
+  // The body was consumed: the connection is still in sync.
+  EXPECT_EQ(c.request("list-tube-used"), "USING default");
+  // Everything else still works.
+  EXPECT_EQ(c.request_job("reserve", "RESERVED").id, 1u);
+  EXPECT_EQ(c.request("delete 1"), "DELETED");
+  Client d = s.connect();
+  EXPECT_EQ(d.put("other"), "DRAINING");
+  EXPECT_EQ(d.stats().get("current-jobs-ready"), "0");
+  // Drain mode is for good; a second SIGUSR1 does not undo it.
+  s.send_signal(SIGUSR1);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(d.stats().get("draining"), "true");
+  EXPECT_TRUE(s.running());
+}
+
+TEST(Signals, SigpipeIsIgnored) {
+  ServerProcess s(server_binary());
+  {
+    Client c = s.connect();
+    // Ask for a large reply and go away without reading it.
+    ASSERT_EQ(c.put(std::string(60000, 'p')), "INSERTED 1");
+    std::string many;
+    for (int i = 0; i < 200; ++i) many += "peek 1\r\n";
+    c.send(many);
+  }
+  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(s.running());
+  Client d = s.connect();
+  EXPECT_EQ(d.request("list-tube-used"), "USING default");
+}
+
+// ------------------------------------------------------------ load
+
+TEST(Load, FiveHundredConcurrentConnections) {
+  ServerProcess s(server_binary());
+  Client admin = s.connect();
+  constexpr int kClients = 520;
+  std::vector<Client> clients;
+  clients.reserve(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(s.connect_new());
+    clients.back().send("use t" + std::to_string(i % 10) + "\r\n");
+  }
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_EQ(clients[static_cast<std::size_t>(i)].read_line(), "USING t" + std::to_string(i % 10));
+  }
+  auto st = admin.stats();
+  EXPECT_EQ(st.get("current-connections"), std::to_string(kClients + 1));
+  EXPECT_EQ(st.get("current-tubes"), "11");
+  // Every client puts one job, then half of them reserve.
+  for (auto& cl : clients) cl.send("put 0 0 10 2\r\nhi\r\n");
+  for (auto& cl : clients) ASSERT_EQ(cl.read_line().substr(0, 9), "INSERTED ");
+  for (int i = 0; i < kClients; i += 2) {
+    auto& cl = clients[static_cast<std::size_t>(i)];
+    cl.send("watch t" + std::to_string(i % 10) + "\r\nreserve-with-timeout 0\r\n");
+  }
+  for (int i = 0; i < kClients; i += 2) {
+    auto& cl = clients[static_cast<std::size_t>(i)];
+    ASSERT_EQ(cl.read_line(), "WATCHING 2");
+    const auto job = cl.read_job(cl.read_line(), "RESERVED");
+    EXPECT_EQ(job.body, "hi");
+  }
+  st = admin.stats();
+  EXPECT_EQ(st.get("total-jobs"), std::to_string(kClients));
+  EXPECT_EQ(st.get("current-jobs-reserved"), std::to_string(kClients / 2));
+  EXPECT_EQ(st.get("current-producers"), std::to_string(kClients));
+  clients.clear();
+  EXPECT_TRUE(eventually([&] { return admin.stats().get("current-connections") == "1"; }, 5000ms));
+  EXPECT_EQ(admin.stats().get("current-jobs-ready"), std::to_string(kClients));
+}
+
+// ------------------------------------------------------------ deliberate differences
+//
+// The compatibility notes list reference defects the project fixes on
+// purpose. These tests assert the project's behaviour, so they skip when the
+// server under test is the reference binary itself.
+
+#define SKIP_IF_REFERENCE()                                                            \
+  do {                                                                                 \
+    if (testing_reference_itself()) {                                                  \
+      GTEST_SKIP() << "deliberate difference: the reference server behaves otherwise"; \
+    }                                                                                  \
+  } while (0)
+
+class Deliberate : public ::testing::TestWithParam<Transport> {};
+
+INSTANTIATE_TEST_SUITE_P(Transports, Deliberate, ::testing::Values(Transport::Tcp, Transport::Unix),
+                         [](const ::testing::TestParamInfo<Transport>& param_info) {
+                           return std::string(transport_name(param_info.param));
+                         });
+
+TEST_P(Deliberate, Line225BytesDoesNotSwallowNextCommand) {
+  SKIP_IF_REFERENCE();
+  ServerProcess s(server_binary(), GetParam());
+  Client c = s.connect();
+  // 223 bytes of text + CRLF = 225 bytes: one too many.
+  c.send("use " + std::string(219, 'a') + "\r\nlist-tube-used\r\n");
+  EXPECT_EQ(c.read_line(2000ms), "BAD_FORMAT");
+  EXPECT_EQ(c.read_line(2000ms), "USING default");
+  c.send(std::string(223, 'x') + "\r\nput 0 0 1 1\r\nz\r\n");
+  EXPECT_EQ(c.read_line(2000ms), "BAD_FORMAT");
+  EXPECT_EQ(c.read_line(2000ms), "INSERTED 1");
+  // The same split over two writes, the CRLF arriving separately.
+  c.send(std::string(223, 'y'));
+  std::this_thread::sleep_for(20ms);
+  c.send("\r\nlist-tube-used\r\n");
+  EXPECT_EQ(c.read_line(2000ms), "BAD_FORMAT");
+  EXPECT_EQ(c.read_line(2000ms), "USING default");
+}
+
+TEST_P(Deliberate, ReserveWithTimeoutParsesStrictly) {
+  SKIP_IF_REFERENCE();
+  ServerProcess s(server_binary(), GetParam());
+  Client c = s.connect();
+  for (const char* bad : {"2147483648", "4294967295", "4294967296", "9223372036854775808", "-1",
+                          "-0", "-2147483648", "+0", "1x", "x"}) {
+    EXPECT_EQ(c.request(std::string("reserve-with-timeout ") + bad, 2000ms), "BAD_FORMAT") << bad;
+  }
+  EXPECT_EQ(c.stats().get("current-waiting"), "0");
+  ASSERT_EQ(c.put("a"), "INSERTED 1");
+  EXPECT_EQ(c.request_job("reserve-with-timeout 2147483647", "RESERVED").id, 1u);
+  EXPECT_EQ(c.request("release 1 0 0"), "RELEASED");
+  EXPECT_EQ(c.request_job("reserve-with-timeout 0000", "RESERVED").id, 1u);
+}
+
+TEST(DeliberateProcess, SigtermExitsZero) {
+  SKIP_IF_REFERENCE();
+  ServerProcess s(server_binary());
+  Client c = s.connect();
+  ASSERT_EQ(c.put("x"), "INSERTED 1");
+  s.send_signal(SIGTERM);
+  const auto status = s.wait_exit(5000ms);
+  ASSERT_TRUE(status.has_value()) << "server did not exit on SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status)) << "status " << *status;
+  if (WIFEXITED(*status)) {
+    EXPECT_EQ(WEXITSTATUS(*status), 0);
+  }
+}
+
+TEST(DeliberateProcess, SigintExitsZero) {
+  SKIP_IF_REFERENCE();
+  ServerProcess s(server_binary());
+  s.send_signal(SIGINT);
+  const auto status = s.wait_exit(5000ms);
+  ASSERT_TRUE(status.has_value()) << "server did not exit on SIGINT";
+  EXPECT_TRUE(WIFEXITED(*status)) << "status " << *status;
+  if (WIFEXITED(*status)) {
+    EXPECT_EQ(WEXITSTATUS(*status), 0);
+  }
+}
+
+TEST(DeliberateProcess, JobIdsNeverGoBackwardsAcrossRestarts) {
+  SKIP_IF_REFERENCE();
+  TempDir tmp;
+  ASSERT_FALSE(tmp.path.empty());
+  const std::string& dir = tmp.path;
+  // Small log files, so that every file holding the deleted jobs is
+  // collected: the reference then restarts its ids at 1.
+  const std::vector<std::string> args = {"-b", dir, "-s", "4096"};
+  constexpr int kJobs = 50;
+  {
+    ServerProcess s(server_binary(), Transport::Tcp, args);
+    Client c = s.connect();
+    const std::string body(1000, 'j');
+    for (int i = 1; i <= kJobs; ++i) ASSERT_EQ(c.put(body), "INSERTED " + std::to_string(i));
+    for (int i = 1; i <= kJobs; ++i) ASSERT_EQ(c.request("delete " + std::to_string(i)), "DELETED");
+    s.send_signal(SIGTERM);
+    ASSERT_TRUE(s.wait_exit(5000ms).has_value());
+  }
+  {
+    ServerProcess s(server_binary(), Transport::Tcp, args);
+    Client c = s.connect();
+    const auto id = c.put_id("after restart");
+    EXPECT_GT(id, static_cast<std::uint64_t>(kJobs))
+        << "job id went backwards after a restart with an empty log";
+  }
+}
+
+}  // namespace
+}  // namespace bbt
