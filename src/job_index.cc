@@ -1,18 +1,25 @@
 #include "beanstalkd/job_index.h"
 
+#include <bit>
+
 namespace beanstalkd {
 
 namespace {
 constexpr std::size_t kMinCapacity = 16;
 }
 
-JobIndex::JobIndex() : slots_(kMinCapacity, nullptr) {}
+namespace {
+unsigned shift_for(std::size_t capacity) {
+  return static_cast<unsigned>(64 - std::countr_zero(capacity));
+}
+}  // namespace
+
+JobIndex::JobIndex() : slots_(kMinCapacity, nullptr), shift_(shift_for(kMinCapacity)) {}
 
 std::size_t JobIndex::slot_of(std::uint64_t id) const {
-  // Ids are sequential; a multiplicative mix spreads neighbours apart so
-  // linear probing does not form long runs.
-  std::uint64_t h = id * 0x9E3779B97F4A7C15ULL;
-  return static_cast<std::size_t>(h >> 32) & (slots_.size() - 1);
+  // Fibonacci hashing: the top bits of id * 2^64/phi. Sequential ids, the
+  // common case, land in distinct slots with no probing at all.
+  return static_cast<std::size_t>((id * 0x9E3779B97F4A7C15ULL) >> shift_);
 }
 
 Job* JobIndex::find(std::uint64_t id) const {
@@ -62,6 +69,7 @@ void JobIndex::rehash(std::size_t capacity) {
   if (capacity < kMinCapacity) capacity = kMinCapacity;
   std::vector<Job*> old(capacity, nullptr);
   old.swap(slots_);
+  shift_ = shift_for(capacity);
   const std::size_t mask = slots_.size() - 1;
   for (Job* job : old) {
     if (!job) continue;

@@ -34,6 +34,7 @@ class JobIndex {
   void rehash(std::size_t capacity);
 
   std::vector<Job*> slots_;  // capacity is a power of two; nullptr = empty
+  unsigned shift_ = 0;       // 64 - log2(capacity)
   std::size_t size_ = 0;
 };
 

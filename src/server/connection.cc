@@ -38,8 +38,6 @@ constexpr std::string_view kCrlf = "\r\n";
 Connection::Connection(Server& server, int fd, std::string peer)
     : server_(server), fd_(fd), peer_(std::move(peer)), out_(evbuffer_new()), session_(this) {
   read_event_ = event_new(server_.base(), fd_, EV_READ | EV_PERSIST, on_read_event, this);
-  write_event_ = event_new(server_.base(), fd_, EV_WRITE | EV_PERSIST, on_write_event, this);
-  resume_event_ = event_new(server_.base(), -1, 0, on_resume_event, this);
   server_.store().attach(session_);
   update_read_interest();
 }
@@ -47,8 +45,8 @@ Connection::Connection(Server& server, int fd, std::string peer)
 Connection::~Connection() {
   close();
   event_free(read_event_);
-  event_free(write_event_);
-  event_free(resume_event_);
+  if (write_event_) event_free(write_event_);
+  if (resume_event_) event_free(resume_event_);
   evbuffer_free(out_);
 }
 
@@ -61,8 +59,8 @@ void Connection::close() {
   server_.store().detach(session_);
   state_ = State::Closed;
   event_del(read_event_);
-  event_del(write_event_);
-  event_del(resume_event_);
+  if (write_event_) event_del(write_event_);
+  if (resume_event_) event_del(resume_event_);
   ::close(fd_);
   fd_ = -1;
   server_.connection_closed(this);
@@ -166,9 +164,17 @@ void Connection::on_resume_event(evutil_socket_t, short, void* self) {
   c->mark_dirty();
 }
 
+// Runs process_input() again in a later turn: after a wait ends, or when the
+// turn's command budget ran out. Created on first use; idle connections have
+// no such event.
+void Connection::schedule_resume() {
+  if (!resume_event_) resume_event_ = event_new(server_.base(), -1, 0, on_resume_event, this);
+  event_active(resume_event_, 0, 0);
+}
+
 void Connection::wake() {
   state_ = State::Command;
-  event_active(resume_event_, 0, 0);
+  schedule_resume();
 }
 
 // Runs buffered commands until input runs out, the connection blocks in
@@ -193,7 +199,7 @@ void Connection::process_input() {
     }
     if (!progressed) return;
   }
-  event_active(resume_event_, 0, 0);
+  schedule_resume();
 }
 
 bool Connection::fill_body() {
@@ -329,6 +335,9 @@ void Connection::flush() {
   bool pending = evbuffer_get_length(out_) > 0;
   if (pending != writing_) {
     if (pending) {
+      // Only a connection whose reader is slow ever needs a write event.
+      if (!write_event_)
+        write_event_ = event_new(server_.base(), fd_, EV_WRITE | EV_PERSIST, on_write_event, this);
       event_add(write_event_, nullptr);
     } else {
       event_del(write_event_);
@@ -339,7 +348,7 @@ void Connection::flush() {
     close();
     return;
   }
-  if (!pending) in_.shrink_if_idle(kReadChunk);
+  in_.release_if_empty();
   update_read_interest();
 }
 

@@ -76,14 +76,15 @@ class Connection final : public ReserveListener {
   void reply_job(std::string_view word, Job& job);
   void reply_yaml(const std::string& body);
   void wake();
+  void schedule_resume();
   void mark_dirty();
 
   Server& server_;
   int fd_;
   std::string peer_;
   event* read_event_;
-  event* write_event_;
-  event* resume_event_;
+  event* write_event_ = nullptr;   // created when a write would block
+  event* resume_event_ = nullptr;  // created when processing must continue later
   bool reading_ = false;
   bool writing_ = false;
   InputBuffer in_;

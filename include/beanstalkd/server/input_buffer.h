@@ -1,12 +1,16 @@
 // A connection's unparsed input: one contiguous byte array read into at the
 // end and consumed from the front, so a command line is always contiguous
 // for the parser without copying it out.
+//
+// The memory is uninitialised (only bytes actually received are touched) and
+// is given back as soon as everything in it has been consumed, so an idle
+// connection holds no input buffer at all.
 #pragma once
 
 #include <cstddef>
 #include <cstring>
+#include <memory>
 #include <string_view>
-#include <vector>
 
 namespace beanstalkd::server {
 
@@ -14,39 +18,44 @@ class InputBuffer {
  public:
   std::size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }
-  const char* data() const { return bytes_.data() + begin_; }
+  const char* data() const { return bytes_.get() + begin_; }
   std::string_view view() const { return {data(), size()}; }
 
-  void consume(std::size_t n) {
-    begin_ += n;
-    if (begin_ == end_) begin_ = end_ = 0;
-  }
+  // The consumed bytes stay readable until the next prepare() or release().
+  void consume(std::size_t n) { begin_ += n; }
 
   // Room for at least `n` more bytes at the end; returns where to write.
   char* prepare(std::size_t n) {
-    if (bytes_.size() - end_ < n) {
-      // Slide the unread bytes to the front first; grow only if still short.
-      if (begin_ > 0) {
-        std::memmove(bytes_.data(), bytes_.data() + begin_, size());
-        end_ -= begin_;
-        begin_ = 0;
+    if (capacity_ - end_ < n) {
+      const std::size_t live = size();
+      if (begin_ > 0 && capacity_ - live >= n) {
+        // Slide the unread bytes to the front.
+        std::memmove(bytes_.get(), bytes_.get() + begin_, live);
+      } else {
+        std::size_t capacity = capacity_ ? capacity_ : n;
+        while (capacity - live < n) capacity *= 2;
+        auto bigger = std::unique_ptr<char[]>(new char[capacity]);
+        if (live) std::memcpy(bigger.get(), bytes_.get() + begin_, live);
+        bytes_ = std::move(bigger);
+        capacity_ = capacity;
       }
-      if (bytes_.size() - end_ < n) bytes_.resize(end_ + n);
+      begin_ = 0;
+      end_ = live;
     }
-    return bytes_.data() + end_;
+    return bytes_.get() + end_;
   }
   void commit(std::size_t n) { end_ += n; }
 
-  // Gives memory back once an idle connection's buffer has grown large.
-  void shrink_if_idle(std::size_t keep) {
-    if (empty() && bytes_.size() > keep) {
-      std::vector<char>().swap(bytes_);
-      begin_ = end_ = 0;
-    }
+  // Frees the memory if nothing unread is left in it.
+  void release_if_empty() {
+    if (!empty() || !bytes_) return;
+    bytes_.reset();
+    capacity_ = begin_ = end_ = 0;
   }
 
  private:
-  std::vector<char> bytes_;
+  std::unique_ptr<char[]> bytes_;
+  std::size_t capacity_ = 0;
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
 };
