@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <charconv>
 #include <cstring>
 
@@ -242,10 +243,15 @@ void MetricsEndpoint::handle(evhttp_request* request) {
   }
   const std::string_view path = request_path(request);
   if (path == "/metrics") {
+    const auto started = std::chrono::steady_clock::now();
     std::string body;
     body.reserve(last_size_ + last_size_ / 8 + 4096);
     render_metrics(collect_metrics(server_), body);
     last_size_ = body.size();
+    spdlog::debug("metrics: rendered {} bytes in {:.3f} ms", body.size(),
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                            started)
+                      .count());
     send_text(request, 200, "OK", std::move(body), kMetricsContentType, head);
   } else if (path == "/healthz") {
     send_text(request, 200, "OK", "ok\n", "text/plain", head);

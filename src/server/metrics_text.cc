@@ -329,9 +329,19 @@ void append_number(std::string& out, double value) {
     out += value > 0 ? "+Inf" : "-Inf";
     return;
   }
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
-  (void)ec;
+  // Shortest round-trip digits; fixed notation for exponents from -4 to 20
+  // (0.0001, 2.25, 1500000), scientific outside it (1e-06, 2.5e-05), as
+  // Prometheus's own clients print bucket bounds.
+  char buf[64];
+  char* end = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific).ptr;
+  const std::string_view sci(buf, static_cast<std::size_t>(end - buf));
+  std::string_view exponent_text = sci.substr(sci.find('e') + 1);
+  if (exponent_text.starts_with('+')) exponent_text.remove_prefix(1);
+  int exponent = 0;
+  std::from_chars(exponent_text.data(), exponent_text.data() + exponent_text.size(), exponent);
+  if (exponent >= -4 && exponent <= 20) {
+    end = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed).ptr;
+  }
   out.append(buf, end);
 }
 

@@ -61,7 +61,7 @@ struct WalStats {
   std::uint64_t write_failures = 0;
   std::uint64_t sync_failures = 0;
   std::uint64_t files_deleted = 0;
-  // Cumulative counts per bucket of kSyncLatencyBounds, then +Inf.
+  // Syncs per bucket of kSyncLatencyBounds (not cumulative), then +Inf.
   std::array<std::uint64_t, kSyncLatencyBounds.size() + 1> sync_latency_buckets{};
   double sync_seconds_total = 0;
 };
