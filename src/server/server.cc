@@ -85,7 +85,20 @@ Server::~Server() {
   event_base_free(base_);
 }
 
+// Each connection is a descriptor; the default soft limit (often 1024) would
+// cap the server far below what the machine allows.
+void raise_descriptor_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  const rlim_t before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) == 0) {
+    spdlog::debug("raised the open-file limit from {} to {}", before, lim.rlim_cur);
+  }
+}
+
 bool Server::open() {
+  raise_descriptor_limit();
   std::string error;
   listen_socket_ = inherited_listen_socket(error);
   if (!error.empty()) spdlog::warn("{}", error);
