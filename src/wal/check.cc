@@ -7,6 +7,7 @@
 
 #include "beanstalkd/wal/file_system.h"
 #include "beanstalkd/wal/log_reader.h"
+#include "beanstalkd/wal/reference_import.h"
 #include "beanstalkd/wal/wal.h"
 
 namespace beanstalkd::wal {
@@ -84,6 +85,12 @@ int check_wal_directory(const std::string& dir, std::ostream& out) {
       << by_state[static_cast<int>(JobState::Delayed)] << " delayed, "
       << by_state[static_cast<int>(JobState::Buried)] << " buried); next job id " << next_id
       << "\n";
+  if (has_reference_binlog(dir)) {
+    ReferenceImport reference = import_reference_binlog(dir);
+    out << "reference binlog: " << reference.files.size() << " files, " << reference.jobs.size()
+        << " jobs to import\n";
+    for (const std::string& problem : reference.problems) out << "  " << problem << "\n";
+  }
   out << (damaged ? "DAMAGED" : "OK") << "\n";
   return damaged ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "beanstalkd/wal/log_reader.h"
+#include "beanstalkd/wal/reference_import.h"
 #include "beanstalkd/wal/wal.h"
 
 namespace beanstalkd::wal {
@@ -18,6 +19,8 @@ Nanos wall_now() {
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
 }
+
+constexpr std::string_view kImportedDir = "imported-reference-binlog";
 
 // Applies the state fields of a record to a job being recovered.
 void apply_state(Job& job, const JobRecord& r, Nanos wall_to_mono) {
@@ -155,7 +158,38 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
   }
   report.damaged_files = damaged.size();
 
+  // A directory written by the reference server: import its jobs once.
   bool imported = false;
+  ReferenceImport reference;
+  if (has_reference_binlog(options_.dir)) {
+    reference = import_reference_binlog(options_.dir);
+    for (const std::string& problem : reference.problems)
+      spdlog::warn("reference binlog: {}", problem);
+    for (const RecoveredJob& rj : reference.jobs) {
+      if (store.find_job(rj.id)) continue;  // already imported by an earlier start
+      Job* job = make_job(store, rj.id, rj.tube, rj.body);
+      if (!job) continue;
+      JobRecord r;
+      r.priority = rj.priority;
+      r.delay_seconds = rj.delay_seconds;
+      r.state = rj.state;
+      r.ready_at_wall = rj.ready_at_wall;
+      r.bury_order = rj.bury_order;
+      r.reserves = rj.reserves;
+      r.timeouts = rj.timeouts;
+      r.releases = rj.releases;
+      r.buries = rj.buries;
+      r.kicks = rj.kicks;
+      apply_state(*job, r, wall_to_mono);
+      job->ttr_seconds = std::max<std::uint32_t>(rj.ttr_seconds, 1);
+      job->created_at = rj.created_at_wall + wall_to_mono;
+      ++report.imported_jobs;
+    }
+    next_id = std::max(next_id, reference.max_id + 1);
+    imported = true;
+    spdlog::info("imported {} jobs from the reference server's binlog ({} files)",
+                 report.imported_jobs, reference.files.size());
+  }
 
   // Account every live job to the file holding its full record.
   store.for_each_job([&](Job* job) {
@@ -196,6 +230,15 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
       const std::string path = options_.dir + "/" + file_name(index);
       fs_.rename(path, path + ".damaged");
       files_.erase(index);
+    }
+    if (imported) {
+      const std::string kept = options_.dir + "/" + std::string(kImportedDir);
+      fs_.make_dir(kept);
+      for (const std::string& path : reference.files) {
+        std::string base = path.substr(path.find_last_of('/') + 1);
+        fs_.rename(path, kept + "/" + base);
+      }
+      spdlog::info("the reference binlog files were moved to {}", kept);
     }
     fs_.sync_dir(options_.dir);
   }

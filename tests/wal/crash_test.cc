@@ -24,97 +24,11 @@
 #include <thread>
 #include <vector>
 
+#include "process_client.h"
+
 namespace {
 
-using namespace std::chrono_literals;
-
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A blocking client with a receive timeout; any error makes ok() false.
-class Client {
- public:
-  explicit Client(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{2, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    int on = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~Client() { close(fd_); }
-  bool ok() const { return ok_; }
-  bool send(const std::string& s) {
-    if (ok_ && ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(s.size()))
-      ok_ = false;
-    return ok_;
-  }
-  std::string line() {
-    std::string out;
-    while (ok_) {
-      std::size_t at = buf_.find("\r\n");
-      if (at != std::string::npos) {
-        out = buf_.substr(0, at);
-        buf_.erase(0, at + 2);
-        return out;
-      }
-      fill();
-    }
-    return out;
-  }
-  std::string bytes(std::size_t n) {
-    while (ok_ && buf_.size() < n) fill();
-    std::string out = buf_.substr(0, std::min(n, buf_.size()));
-    buf_.erase(0, out.size());
-    return out;
-  }
-
- private:
-  void fill() {
-    char tmp[4096];
-    ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) {
-      ok_ = false;
-      return;
-    }
-    buf_.append(tmp, static_cast<std::size_t>(n));
-  }
-  int fd_;
-  bool ok_;
-  std::string buf_;
-};
-
-pid_t start_server(const std::string& bin, int port, const std::string& dir) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string p = std::to_string(port);
-    execl(bin.c_str(), bin.c_str(), "-l", "127.0.0.1", "-p", p.c_str(), "-b", dir.c_str(), "-f",
-          "0", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  // Wait until it accepts (bounded).
-  for (int i = 0; i < 200; ++i) {
-    Client probe(port);
-    if (probe.ok() && probe.send("list-tube-used\r\n") && !probe.line().empty()) return pid;
-    std::this_thread::sleep_for(25ms);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  return -1;
-}
+using namespace beanstalkd::testing;
 
 struct Ledger {
   std::mutex mutex;
@@ -211,8 +125,7 @@ TEST(CrashTest, NoAcknowledgedChangeIsLostAcrossKillNine) {
       });
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 500));
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
+    kill_process(pid);
     stop = true;
     for (auto& t : threads) t.join();
   }

@@ -1,0 +1,128 @@
+// A tiny blocking beanstalk client and helpers to run a server binary, for
+// tests that kill and restart real server processes.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace beanstalkd::testing {
+
+using namespace std::chrono_literals;
+
+inline int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A blocking client with a receive timeout; any error makes ok() false.
+class Client {
+ public:
+  explicit Client(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{2, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    int on = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    ok_ = connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~Client() { close(fd_); }
+  bool ok() const { return ok_; }
+  bool send(const std::string& s) {
+    if (ok_ && ::send(fd_, s.data(), s.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(s.size()))
+      ok_ = false;
+    return ok_;
+  }
+  std::string line() {
+    std::string out;
+    while (ok_) {
+      std::size_t at = buf_.find("\r\n");
+      if (at != std::string::npos) {
+        out = buf_.substr(0, at);
+        buf_.erase(0, at + 2);
+        return out;
+      }
+      fill();
+    }
+    return out;
+  }
+  std::string bytes(std::size_t n) {
+    while (ok_ && buf_.size() < n) fill();
+    std::string out = buf_.substr(0, std::min(n, buf_.size()));
+    buf_.erase(0, out.size());
+    return out;
+  }
+
+ private:
+  void fill() {
+    char tmp[4096];
+    ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) {
+      ok_ = false;
+      return;
+    }
+    buf_.append(tmp, static_cast<std::size_t>(n));
+  }
+  int fd_;
+  bool ok_;
+  std::string buf_;
+};
+
+// Waits (bounded) until a server on `port` answers a command.
+inline bool wait_until_serving(int port) {
+  for (int i = 0; i < 200; ++i) {
+    Client probe(port);
+    if (probe.ok() && probe.send("list-tube-used\r\n") && !probe.line().empty()) return true;
+    std::this_thread::sleep_for(25ms);
+  }
+  return false;
+}
+
+// Starts `bin` with `args` and waits until it serves on `port`; -1 on failure.
+inline pid_t start_process(const std::string& bin, const std::vector<std::string>& args, int port) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(bin.c_str()));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  if (wait_until_serving(port)) return pid;
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+inline void kill_process(pid_t pid, int sig = SIGKILL) {
+  kill(pid, sig);
+  waitpid(pid, nullptr, 0);
+}
+
+inline pid_t start_server(const std::string& bin, int port, const std::string& dir) {
+  return start_process(bin, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir, "-f", "0"},
+                       port);
+}
+
+}  // namespace beanstalkd::testing
