@@ -24,7 +24,9 @@ constexpr std::size_t kMinimumRead = 16 * 1024;
 
 Connection::Connection(int fd) : fd_(fd) {}
 
-Connection::~Connection() { ::close(fd_); }
+Connection::~Connection() {
+  ::close(fd_);
+}
 
 Connection::Io Connection::flush() {
   while (sent_ < output_.size()) {

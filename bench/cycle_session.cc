@@ -8,7 +8,9 @@ namespace bench {
 CycleSession::CycleSession(Connection& connection, std::size_t body_size, bool paced)
     : Session(connection), put_command_(make_put_command(body_size)), paced_(paced) {}
 
-void CycleSession::start(WorkerContext& ctx, std::int64_t now_ns) { begin_cycle(ctx, now_ns); }
+void CycleSession::start(WorkerContext& ctx, std::int64_t now_ns) {
+  begin_cycle(ctx, now_ns);
+}
 
 void CycleSession::on_tick(WorkerContext& ctx, std::int64_t now_ns) {
   if (step_ == Step::idle) begin_cycle(ctx, now_ns);

@@ -8,7 +8,9 @@ DeleteSession::DeleteSession(Connection& connection, std::span<const std::uint64
                              std::size_t depth)
     : Session(connection), ids_(ids), depth_(depth) {}
 
-void DeleteSession::start(WorkerContext& /*ctx*/, std::int64_t /*now_ns*/) { pump(); }
+void DeleteSession::start(WorkerContext& /*ctx*/, std::int64_t /*now_ns*/) {
+  pump();
+}
 
 void DeleteSession::pump() {
   while (next_ < ids_.size() && in_flight_ < depth_) {

@@ -7,7 +7,9 @@ namespace bench {
 DrainSession::DrainSession(Connection& connection, std::size_t depth)
     : Session(connection), depth_(depth) {}
 
-void DrainSession::start(WorkerContext& ctx, std::int64_t now_ns) { pump(ctx, now_ns); }
+void DrainSession::start(WorkerContext& ctx, std::int64_t now_ns) {
+  pump(ctx, now_ns);
+}
 
 void DrainSession::pump(WorkerContext& ctx, std::int64_t now_ns) {
   if (ctx.run.issuing_over(now_ns)) empty_ = true;

@@ -25,7 +25,9 @@ std::string make_put_command(std::size_t body_size) {
   return command;
 }
 
-std::size_t body_offset(std::string_view put_command) { return put_command.find("\r\n") + 2; }
+std::size_t body_offset(std::string_view put_command) {
+  return put_command.find("\r\n") + 2;
+}
 
 void write_stamp(char* where, std::int64_t time_ns) {
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -13,7 +13,9 @@ PutSession::PutSession(Connection& connection, const PutPlan& plan, std::size_t 
       body_offset_(body_offset(put_command_)),
       next_tube_(plan.rotate_tubes.empty() ? 0 : first_tube % plan.rotate_tubes.size()) {}
 
-void PutSession::start(WorkerContext& ctx, std::int64_t now_ns) { pump(ctx, now_ns); }
+void PutSession::start(WorkerContext& ctx, std::int64_t now_ns) {
+  pump(ctx, now_ns);
+}
 
 void PutSession::pump(WorkerContext& ctx, std::int64_t now_ns) {
   std::string& out = connection().output();

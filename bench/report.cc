@@ -34,7 +34,9 @@ std::string duration(std::int64_t ns) {
   return fixed(value / 1e9, 2) + " s";
 }
 
-double micros(std::int64_t ns) { return static_cast<double>(ns) / kNanosPerMicro; }
+double micros(std::int64_t ns) {
+  return static_cast<double>(ns) / kNanosPerMicro;
+}
 
 std::string json_string(std::string_view text) {
   std::string out = "\"";

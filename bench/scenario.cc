@@ -29,7 +29,9 @@ std::string ScenarioEnv::tube(std::string_view role, std::size_t index) const {
          std::to_string(index);
 }
 
-std::span<const ScenarioInfo> all_scenarios() { return kScenarios; }
+std::span<const ScenarioInfo> all_scenarios() {
+  return kScenarios;
+}
 
 const ScenarioInfo* find_scenario(std::string_view name) {
   for (const ScenarioInfo& info : kScenarios) {

@@ -34,8 +34,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   app.add_option("-p,--port", o.port, "Listen on TCP port PORT")
       ->type_name("PORT")
       ->capture_default_str();
-  app.add_option("-u,--user", o.user, "Become USER and its group after binding")
-      ->type_name("USER");
+  app.add_option("-u,--user", o.user, "Become USER and its group after binding")->type_name("USER");
   app.add_option("-z,--max-job-size", max_job_size,
                  "Maximum job body size in bytes (at most 1073741824)")
       ->type_name("BYTES")
@@ -82,8 +81,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   }
   o.max_job_size = static_cast<std::uint32_t>(max_job_size);
   if (o.binlog_size < kMinBinlogSize) {
-    o.warnings.push_back("log file size " + std::to_string(o.binlog_size) + " is too small; using " +
-                         std::to_string(kMinBinlogSize));
+    o.warnings.push_back("log file size " + std::to_string(o.binlog_size) +
+                         " is too small; using " + std::to_string(kMinBinlogSize));
     o.binlog_size = kMinBinlogSize;
   }
   if (obsolete_c) o.warnings.push_back("-c is obsolete and ignored");

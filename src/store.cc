@@ -7,7 +7,9 @@ namespace beanstalkd {
 
 namespace {
 
-Nanos seconds(std::uint32_t s) { return static_cast<Nanos>(s) * kNanosPerSecond; }
+Nanos seconds(std::uint32_t s) {
+  return static_cast<Nanos>(s) * kNanosPerSecond;
+}
 
 }  // namespace
 
@@ -250,7 +252,9 @@ Job* Store::allocate_job(std::uint32_t body_size) {
   return job;
 }
 
-void Store::discard_job(Job* job) { Job::release_memory(job); }
+void Store::discard_job(Job* job) {
+  Job::release_memory(job);
+}
 
 void Store::put(Session& session, Job* job, std::uint32_t priority, std::uint32_t delay_seconds,
                 std::uint32_t ttr_seconds) {
@@ -456,9 +460,15 @@ bool Store::kick_job(std::uint64_t id) {
   return true;
 }
 
-Job* Store::peek_ready(const Session& session) const { return session.used->ready.top(); }
-Job* Store::peek_delayed(const Session& session) const { return session.used->delayed.top(); }
-Job* Store::peek_buried(const Session& session) const { return session.used->buried.front(); }
+Job* Store::peek_ready(const Session& session) const {
+  return session.used->ready.top();
+}
+Job* Store::peek_delayed(const Session& session) const {
+  return session.used->delayed.top();
+}
+Job* Store::peek_buried(const Session& session) const {
+  return session.used->buried.front();
+}
 
 // --- recovery -----------------------------------------------------------------
 

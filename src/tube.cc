@@ -19,7 +19,9 @@ constexpr std::array<bool, 256> kNameChars = make_name_chars();
 
 }  // namespace
 
-bool is_tube_name_char(char c) { return kNameChars[static_cast<unsigned char>(c)]; }
+bool is_tube_name_char(char c) {
+  return kNameChars[static_cast<unsigned char>(c)];
+}
 
 bool is_valid_tube_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxTubeNameLength || name.front() == '-') return false;

@@ -11,17 +11,18 @@ namespace beanstalkd {
 
 struct Options {
   std::string listen_address = "0.0.0.0";  // -l; "unix:PATH" for a unix socket
-  std::uint16_t port = 11300;               // -p
-  std::string user;                         // -u
-  std::uint32_t max_job_size = 65535;       // -z, clamped to kMaxJobSizeLimit
-  std::string binlog_dir;                   // -b; empty = memory only
-  std::uint32_t fsync_ms = 50;              // -f
-  bool no_fsync = false;                    // -F
-  std::uint64_t binlog_size = 10485760;     // -s
-  int verbosity = 0;                        // -V, repeatable
+  std::uint16_t port = 11300;              // -p
+  std::string user;                        // -u
+  std::uint32_t max_job_size = 65535;      // -z, clamped to kMaxJobSizeLimit
+  std::string binlog_dir;                  // -b; empty = memory only
+  std::uint32_t fsync_ms = 50;             // -f
+  bool no_fsync = false;                   // -F
+  std::uint64_t binlog_size = 10485760;    // -s
+  int verbosity = 0;                       // -V, repeatable
   std::string check_wal_dir;
-  std::string metrics_listen;               // --metrics-listen HOST:PORT; empty = off                // --check-wal: verify offline and exit
-  std::vector<std::string> warnings;        // for obsolete flags, logged at start-up
+  std::string metrics_listen;         // --metrics-listen HOST:PORT; empty = off                //
+                                      // --check-wal: verify offline and exit
+  std::vector<std::string> warnings;  // for obsolete flags, logged at start-up
 };
 
 inline constexpr std::uint32_t kMaxJobSizeLimit = 1073741824;  // 1 GiB

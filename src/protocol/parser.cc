@@ -100,7 +100,9 @@ constexpr Entry kTable[] = {
     {"pause-tube", Op::PauseTube},  // no space needed: "pause-tubefoo 1" pauses foo
 };
 
-ParseStatus bad() { return ParseStatus::BadFormat; }
+ParseStatus bad() {
+  return ParseStatus::BadFormat;
+}
 
 ParseStatus parse_put(std::string_view args, Command& out) {
   std::string_view rest;
@@ -164,8 +166,7 @@ ParseStatus parse_command(std::string_view line, Command& out) {
       return read_last_number(args, kU64, out.id) ? ParseStatus::Ok : bad();
     case Op::Release: {
       std::string_view rest;
-      return read_number(args, kU64, out.id, rest) &&
-                     read_number(rest, kU32, out.priority, rest) &&
+      return read_number(args, kU64, out.id, rest) && read_number(rest, kU32, out.priority, rest) &&
                      read_last_number(rest, kU32, out.delay)
                  ? ParseStatus::Ok
                  : bad();

@@ -10,7 +10,10 @@ namespace {
 // Appends "key: value\n" lines.
 class YamlMap {
  public:
-  YamlMap() { out_.reserve(1024); out_ = "---\n"; }
+  YamlMap() {
+    out_.reserve(1024);
+    out_ = "---\n";
+  }
 
   void num(std::string_view key, std::uint64_t v) { line(key, std::to_string(v)); }
   void num(std::string_view key, std::int64_t v) { line(key, std::to_string(v)); }
@@ -39,7 +42,9 @@ class YamlMap {
   std::string out_;
 };
 
-std::uint64_t count(const CommandCounts& c, Op op) { return c[static_cast<std::size_t>(op)]; }
+std::uint64_t count(const CommandCounts& c, Op op) {
+  return c[static_cast<std::size_t>(op)];
+}
 
 }  // namespace
 

@@ -283,7 +283,9 @@ void Connection::reply(std::string_view line) {
   evbuffer_add(out_, line.data(), line.size());
 }
 
-void Connection::unpin_job(const void*, size_t, void* job) { static_cast<Job*>(job)->unpin(); }
+void Connection::unpin_job(const void*, size_t, void* job) {
+  static_cast<Job*>(job)->unpin();
+}
 
 void Connection::reply_job(std::string_view word, Job& job) {
   char header[64];

@@ -14,7 +14,9 @@ namespace {
 
 using protocol::Op;
 
-std::uint64_t whole_seconds(Nanos ns) { return ns > 0 ? static_cast<std::uint64_t>(ns / kNanosPerSecond) : 0; }
+std::uint64_t whole_seconds(Nanos ns) {
+  return ns > 0 ? static_cast<std::uint64_t>(ns / kNanosPerSecond) : 0;
+}
 
 std::string line(const char* word, std::uint64_t n) {
   char buf[48];
@@ -70,7 +72,7 @@ void Connection::run(const protocol::Command& cmd) {
     case Op::Release:
       if (refuse_change()) return;
       reply(store.release(session_, cmd.id, cmd.priority, cmd.delay) ? "RELEASED\r\n"
-                                                                      : "NOT_FOUND\r\n");
+                                                                     : "NOT_FOUND\r\n");
       hold_for_log();
       return;
     case Op::Bury:

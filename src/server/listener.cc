@@ -20,7 +20,9 @@ namespace {
 constexpr int kBacklog = 1024;
 constexpr std::string_view kUnixPrefix = "unix:";
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 bool set_nonblocking(int fd) {
   int flags = fcntl(fd, F_GETFL, 0);
@@ -63,8 +65,7 @@ ListenSocket open_unix(const std::string& path, std::string& error) {
   }
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      listen(fd, kBacklog) != 0) {
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, kBacklog) != 0) {
     error = "cannot listen on unix:" + path + ": " + errno_text();
     close(fd);
     return out;
@@ -78,7 +79,8 @@ ListenSocket open_unix(const std::string& path, std::string& error) {
 }  // namespace
 
 ListenSocket open_listen_socket(const std::string& address, unsigned port, std::string& error) {
-  if (address.rfind(kUnixPrefix, 0) == 0) return open_unix(address.substr(kUnixPrefix.size()), error);
+  if (address.rfind(kUnixPrefix, 0) == 0)
+    return open_unix(address.substr(kUnixPrefix.size()), error);
 
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -86,7 +88,8 @@ ListenSocket open_listen_socket(const std::string& address, unsigned port, std::
   hints.ai_flags = AI_PASSIVE;
   addrinfo* found = nullptr;
   const std::string service = std::to_string(port);
-  int rc = getaddrinfo(address.empty() ? nullptr : address.c_str(), service.c_str(), &hints, &found);
+  int rc =
+      getaddrinfo(address.empty() ? nullptr : address.c_str(), service.c_str(), &hints, &found);
   if (rc != 0) {
     error = "cannot resolve listen address '" + address + "': " + gai_strerror(rc);
     return {};
@@ -132,8 +135,9 @@ ListenSocket inherited_listen_socket(std::string& error) {
   socklen_t len = sizeof ss;
   getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   out.fd = fd;
-  out.description = ss.ss_family == AF_UNIX ? "systemd unix socket"
-                                            : "systemd " + describe(reinterpret_cast<sockaddr*>(&ss));
+  out.description = ss.ss_family == AF_UNIX
+                        ? "systemd unix socket"
+                        : "systemd " + describe(reinterpret_cast<sockaddr*>(&ss));
   if (n > 1) error = "systemd passed " + std::to_string(n) + " sockets; using the first";
   return out;
 }

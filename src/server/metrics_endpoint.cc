@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -56,7 +56,9 @@ std::string address_text(const sockaddr* sa) {
   return "[" + std::string(host) + "]:" + std::to_string(port);
 }
 
-void free_string(const void*, size_t, void* string) { delete static_cast<std::string*>(string); }
+void free_string(const void*, size_t, void* string) {
+  delete static_cast<std::string*>(string);
+}
 
 std::string_view request_path(evhttp_request* request) {
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(request);
@@ -206,10 +208,9 @@ bool MetricsEndpoint::start(const std::string& host_port, std::string& error) {
   }
   // Every method reaches the handler, which answers 405 itself (libevent
   // would answer 501 for methods outside its allowed set).
-  evhttp_set_allowed_methods(
-      http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-                 EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                 EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+  evhttp_set_allowed_methods(http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                        EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
   evhttp_set_timeout(http_, kHttpTimeoutSeconds);
   evhttp_set_max_headers_size(http_, 16384);
   evhttp_set_max_body_size(http_, 4096);
@@ -248,10 +249,10 @@ void MetricsEndpoint::handle(evhttp_request* request) {
     body.reserve(last_size_ + last_size_ / 8 + 4096);
     render_metrics(collect_metrics(server_), body);
     last_size_ = body.size();
-    spdlog::debug("metrics: rendered {} bytes in {:.3f} ms", body.size(),
-                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                            started)
-                      .count());
+    spdlog::debug(
+        "metrics: rendered {} bytes in {:.3f} ms", body.size(),
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count());
     send_text(request, 200, "OK", std::move(body), kMetricsContentType, head);
   } else if (path == "/healthz") {
     send_text(request, 200, "OK", "ok\n", "text/plain", head);

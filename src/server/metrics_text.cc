@@ -179,8 +179,7 @@ void render_server(Writer& w, const MetricsSnapshot& m) {
   w.counter("beanstalkd_jobs_created_total", "Jobs created by put.", s.total_jobs);
   w.counter("beanstalkd_job_timeouts_total", "Reservations that ran out of time (TTR).",
             s.job_timeouts);
-  w.gauge("beanstalkd_max_job_size_bytes", "The largest job body accepted (-z).",
-          s.max_job_size);
+  w.gauge("beanstalkd_max_job_size_bytes", "The largest job body accepted (-z).", s.max_job_size);
   w.gauge("beanstalkd_tubes", "Tubes that exist.", s.current_tubes);
 
   w.gauge("beanstalkd_connections", "Open client connections.", s.current_connections);
@@ -188,8 +187,7 @@ void render_server(Writer& w, const MetricsSnapshot& m) {
           s.current_producers);
   w.gauge("beanstalkd_connections_workers", "Open connections that have reserved a job.",
           s.current_workers);
-  w.gauge("beanstalkd_connections_waiting", "Connections waiting in reserve.",
-          s.current_waiting);
+  w.gauge("beanstalkd_connections_waiting", "Connections waiting in reserve.", s.current_waiting);
   w.counter("beanstalkd_connections_accepted_total", "Client connections accepted.",
             s.total_connections);
 
@@ -204,8 +202,7 @@ void render_commands(Writer& w, const MetricsSnapshot& m) {
   w.family("beanstalkd_commands_total", "counter", "Commands received, by command.");
   for (std::size_t i = 0; i < protocol::kOpCount; ++i)
     w.sample("beanstalkd_commands_total",
-             {{"command", protocol::op_name(static_cast<protocol::Op>(i))}},
-             m.server.commands[i]);
+             {{"command", protocol::op_name(static_cast<protocol::Op>(i))}}, m.server.commands[i]);
 
   w.family("beanstalkd_command_duration_seconds", "histogram",
            "Time from parsing a command to queueing its reply, by command (a reserve that "
@@ -232,23 +229,20 @@ void render_wal(Writer& w, const MetricsSnapshot& m) {
   w.counter("beanstalkd_wal_bytes_written_total", "Bytes written to the log.", st.bytes_written);
   w.counter("beanstalkd_wal_records_written_total", "Records written to the log.",
             st.records_written);
-  w.counter("beanstalkd_wal_records_migrated_total",
-            "Records copied forward by compaction.", st.records_migrated);
+  w.counter("beanstalkd_wal_records_migrated_total", "Records copied forward by compaction.",
+            st.records_migrated);
   w.counter("beanstalkd_wal_syncs_total", "Syncs (fdatasync) of the log, failed ones included.",
             st.syncs);
-  w.counter("beanstalkd_wal_write_failures_total", "Failed writes to the log.",
-            st.write_failures);
+  w.counter("beanstalkd_wal_write_failures_total", "Failed writes to the log.", st.write_failures);
   w.counter("beanstalkd_wal_sync_failures_total", "Failed syncs of the log.", st.sync_failures);
   w.counter("beanstalkd_wal_files_deleted_total", "Log files deleted once obsolete.",
             st.files_deleted);
   w.family("beanstalkd_wal_sync_duration_seconds", "histogram", "Time taken by each log sync.");
-  w.histogram_series("beanstalkd_wal_sync_duration_seconds", {}, sync_le(),
-                     st.sync_latency_buckets, st.sync_seconds_total);
+  w.histogram_series("beanstalkd_wal_sync_duration_seconds", {}, sync_le(), st.sync_latency_buckets,
+                     st.sync_seconds_total);
   w.gauge("beanstalkd_wal_disk_bytes", "Bytes in the log's files.", l.disk_bytes);
-  w.gauge("beanstalkd_wal_live_bytes", "Bytes of the log's records of live jobs.",
-          l.live_bytes);
-  w.gauge("beanstalkd_wal_oldest_file_index", "Index of the oldest log file.",
-          l.oldest_file_index);
+  w.gauge("beanstalkd_wal_live_bytes", "Bytes of the log's records of live jobs.", l.live_bytes);
+  w.gauge("beanstalkd_wal_oldest_file_index", "Index of the oldest log file.", l.oldest_file_index);
   w.gauge("beanstalkd_wal_current_file_index", "Index of the log file being written.",
           l.current_file_index);
   w.gauge("beanstalkd_wal_max_file_size_bytes", "Size of each log file (-s).", l.max_file_size);
@@ -292,7 +286,8 @@ void render_tubes(Writer& w, const MetricsSnapshot& m) {
   }
 
   w.family("beanstalkd_tube_paused", "gauge", "1 while the tube is paused.");
-  for (const TubeMetrics& t : tubes) w.sample("beanstalkd_tube_paused", {{"tube", t.name}}, t.paused);
+  for (const TubeMetrics& t : tubes)
+    w.sample("beanstalkd_tube_paused", {{"tube", t.name}}, t.paused);
   w.family("beanstalkd_tube_pause_duration_seconds", "gauge",
            "Length of the tube's current pause; 0 when not paused.");
   for (const TubeMetrics& t : tubes)

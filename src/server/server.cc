@@ -125,8 +125,7 @@ bool Server::open() {
     }
   }
 
-  accept_event_ =
-      event_new(base_, listen_socket_.fd, EV_READ | EV_PERSIST, on_accept_event, this);
+  accept_event_ = event_new(base_, listen_socket_.fd, EV_READ | EV_PERSIST, on_accept_event, this);
   accept_resume_event_ = evtimer_new(base_, on_accept_resume, this);
   event_add(accept_event_, nullptr);
   timer_event_ = evtimer_new(base_, on_timer_event, this);
@@ -156,9 +155,9 @@ bool Server::open_wal() {
   }
   spdlog::info("recovered {} jobs from {} records in {} files in {:.3f} s{}{}", report.jobs,
                report.records, report.files, report.seconds,
-               report.imported_jobs ? fmt::format(" ({} imported from the reference binlog)",
-                                                  report.imported_jobs)
-                                    : "",
+               report.imported_jobs
+                   ? fmt::format(" ({} imported from the reference binlog)", report.imported_jobs)
+                   : "",
                report.damaged_files ? fmt::format("; {} damaged files kept with a .damaged suffix",
                                                   report.damaged_files)
                                     : "");
@@ -205,11 +204,11 @@ bool Server::drop_privileges() {
 int Server::run() {
   std::string durability = "no write-ahead log (jobs live in memory only)";
   if (wal_) {
-    durability = "write-ahead log in " + options_.binlog_dir + ", " +
-                 (options_.no_fsync        ? std::string("never synced (-F)")
-                  : options_.fsync_ms == 0 ? std::string("synced before every reply (-f 0)")
-                                           : "synced every " + std::to_string(options_.fsync_ms) +
-                                                 " ms");
+    durability =
+        "write-ahead log in " + options_.binlog_dir + ", " +
+        (options_.no_fsync        ? std::string("never synced (-F)")
+         : options_.fsync_ms == 0 ? std::string("synced before every reply (-f 0)")
+                                  : "synced every " + std::to_string(options_.fsync_ms) + " ms");
   }
   spdlog::info("beanstalkd {} listening on {}; max job size {} bytes; {}", kVersion,
                listen_socket_.description, options_.max_job_size, durability);
@@ -271,7 +270,9 @@ void Server::on_timer_event(evutil_socket_t, short, void* self) {
   }
 }
 
-void Server::mark_dirty(Connection* connection) { dirty_.push_back(connection); }
+void Server::mark_dirty(Connection* connection) {
+  dirty_.push_back(connection);
+}
 
 void Server::connection_closed(Connection* connection) {
   if (!stopping_) closed_.push_back(connection);

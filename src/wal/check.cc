@@ -73,15 +73,15 @@ int check_wal_directory(const std::string& dir, std::ostream& out) {
     }
     if (scan.torn_tail) {
       bool newest = i + 1 == indexes.size();
-      out << "  " << (newest ? "torn last record (recovery cuts it off)" : "unreadable end")
-          << ": " << scan.torn_bytes << " bytes at offset " << scan.valid_end << "\n";
+      out << "  " << (newest ? "torn last record (recovery cuts it off)" : "unreadable end") << ": "
+          << scan.torn_bytes << " bytes at offset " << scan.valid_end << "\n";
       if (!newest) damaged = true;
     }
   }
   std::uint64_t by_state[4] = {};
   for (const auto& [id, state] : jobs) ++by_state[static_cast<int>(state)];
-  out << indexes.size() << " files, " << total_records << " records; would recover "
-      << jobs.size() << " jobs (" << by_state[static_cast<int>(JobState::Ready)] << " ready, "
+  out << indexes.size() << " files, " << total_records << " records; would recover " << jobs.size()
+      << " jobs (" << by_state[static_cast<int>(JobState::Ready)] << " ready, "
       << by_state[static_cast<int>(JobState::Delayed)] << " delayed, "
       << by_state[static_cast<int>(JobState::Buried)] << " buried); next job id " << next_id
       << "\n";

@@ -135,9 +135,10 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     file.size = scan.valid_end;
     bool is_damaged = !scan.damage.empty() || malformed > 0;
     for (const DamagedRange& d : scan.damage)
-      spdlog::error("log file {}: {} damaged bytes at offset {}; the intact records after them "
-                    "were recovered",
-                    path, d.length, d.offset);
+      spdlog::error(
+          "log file {}: {} damaged bytes at offset {}; the intact records after them "
+          "were recovered",
+          path, d.length, d.offset);
     if (malformed > 0)
       spdlog::error("log file {}: {} records with a good checksum but bad contents", path,
                     malformed);

@@ -177,8 +177,8 @@ class Replay {
 
 void Replay::file(const std::string& path, std::string_view bytes) {
   if (bytes.size() < kVersionSize) {
-    problem(path, 0, "file too short for its version (" + std::to_string(bytes.size()) +
-                         " bytes); skipped");
+    problem(path, 0,
+            "file too short for its version (" + std::to_string(bytes.size()) + " bytes); skipped");
     return;
   }
   auto version = load<std::int32_t>(bytes, 0);
@@ -199,8 +199,8 @@ void Replay::file(const std::string& path, std::string_view bytes) {
     }
     auto name_length = load<std::int32_t>(bytes, at);
     if (name_length < 0 || static_cast<std::size_t>(name_length) > kReferenceMaxTubeName) {
-      problem(path, at, "bad tube name length " + std::to_string(name_length) +
-                            "; rest of file skipped");
+      problem(path, at,
+              "bad tube name length " + std::to_string(name_length) + "; rest of file skipped");
       return;
     }
     const auto name_size = static_cast<std::size_t>(name_length);
@@ -213,8 +213,9 @@ void Replay::file(const std::string& path, std::string_view bytes) {
     if (raw.id == 0) return;  // end of the used part
     out_.max_id = std::max(out_.max_id, raw.id);
     if (raw.state > kDelayed) {
-      problem(path, at, "job " + std::to_string(raw.id) + ": bad state " +
-                            std::to_string(raw.state) + "; rest of file skipped");
+      problem(path, at,
+              "job " + std::to_string(raw.id) + ": bad state " + std::to_string(raw.state) +
+                  "; rest of file skipped");
       return;
     }
 
@@ -231,21 +232,24 @@ void Replay::file(const std::string& path, std::string_view bytes) {
 
     std::string_view tube = bytes.substr(at + kNameLengthSize, name_size);
     if (!valid_tube_name(tube)) {
-      problem(path, at, "job " + std::to_string(raw.id) +
-                            ": tube name with invalid characters; rest of file skipped");
+      problem(path, at,
+              "job " + std::to_string(raw.id) +
+                  ": tube name with invalid characters; rest of file skipped");
       return;
     }
     if (raw.body_size < 2 || raw.body_size > kMaxBodyWithCrlf) {
-      problem(path, at, "job " + std::to_string(raw.id) + ": bad body size " +
-                            std::to_string(raw.body_size) + "; rest of file skipped");
+      problem(path, at,
+              "job " + std::to_string(raw.id) + ": bad body size " + std::to_string(raw.body_size) +
+                  "; rest of file skipped");
       return;
     }
     const auto body_size = static_cast<std::size_t>(raw.body_size);
     const std::size_t body_at = job_at + kReferenceJobRecordSize;
     if (bytes.size() - body_at < body_size) {
-      problem(path, at, "job " + std::to_string(raw.id) + ": truncated record (body of " +
-                            std::to_string(body_size) + " bytes, " +
-                            std::to_string(bytes.size() - body_at) + " left)");
+      problem(path, at,
+              "job " + std::to_string(raw.id) + ": truncated record (body of " +
+                  std::to_string(body_size) + " bytes, " + std::to_string(bytes.size() - body_at) +
+                  " left)");
       return;
     }
     std::string_view body = bytes.substr(body_at, body_size);
@@ -292,7 +296,9 @@ bool read_whole_file(const std::string& path, std::string& bytes, int& error) {
 
 }  // namespace
 
-bool has_reference_binlog(const std::string& dir) { return !list_binlogs(dir).empty(); }
+bool has_reference_binlog(const std::string& dir) {
+  return !list_binlogs(dir).empty();
+}
 
 ReferenceImport import_reference_binlog(const std::string& dir) {
   ReferenceImport out;

@@ -57,7 +57,8 @@ std::uint32_t Wal::parse_file_name(const std::string& name) {
 
 std::uint64_t Wal::disk_bytes() const {
   std::uint64_t total = 0;
-  for (const auto& [index, file] : files_) total += index == append_index_ ? append_size_ : file.size;
+  for (const auto& [index, file] : files_)
+    total += index == append_index_ ? append_size_ : file.size;
   return total;
 }
 
@@ -135,7 +136,9 @@ void Wal::detach_from_file(Job& job) {
   job.wal_file = 0;
 }
 
-void Wal::record_put(Job& job) { append_full(job); }
+void Wal::record_put(Job& job) {
+  append_full(job);
+}
 
 void Wal::record_update(Job& job) {
   // While failed the server refuses changes; what still arrives here is a
@@ -374,14 +377,17 @@ void Wal::fail(const std::string& what, int error) {
   failure_ = what + ": " + std::strerror(error);
   retry_at_ = clock_->now() + kRetryInterval;
   if (!failed_) {
-    spdlog::error("write-ahead log failed {}; refusing changes (put answers OUT_OF_MEMORY) "
-                  "and retrying every second",
-                  failure_);
+    spdlog::error(
+        "write-ahead log failed {}; refusing changes (put answers OUT_OF_MEMORY) "
+        "and retrying every second",
+        failure_);
   }
   failed_ = true;
 }
 
-Nanos Wal::next_deadline() const { return failed_ ? retry_at_ : interval_sync_at_; }
+Nanos Wal::next_deadline() const {
+  return failed_ ? retry_at_ : interval_sync_at_;
+}
 
 void Wal::on_timer() {
   const Nanos now = clock_->now();

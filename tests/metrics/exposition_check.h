@@ -116,9 +116,12 @@ inline bool parse_sample(std::string_view line, Sample& out, std::string& error)
         if (c == '\\') {
           if (i >= line.size()) break;
           const char e = line[i++];
-          if (e == '\\') value += '\\';
-          else if (e == '"') value += '"';
-          else if (e == 'n') value += '\n';
+          if (e == '\\')
+            value += '\\';
+          else if (e == '"')
+            value += '"';
+          else if (e == 'n')
+            value += '\n';
           else {
             error = std::string("bad escape \\") + e + " in a label value";
             return false;
@@ -174,7 +177,8 @@ inline bool parse_sample(std::string_view line, Sample& out, std::string& error)
 }
 
 // The family a sample belongs to, given the declared types.
-inline std::string family_of(const std::string& name, const std::map<std::string, std::string>& types) {
+inline std::string family_of(const std::string& name,
+                             const std::map<std::string, std::string>& types) {
   for (std::string_view suffix : {"_bucket", "_sum", "_count"}) {
     if (name.size() > suffix.size() && name.ends_with(suffix)) {
       std::string base = name.substr(0, name.size() - suffix.size());
@@ -227,7 +231,8 @@ inline std::vector<std::string> check_exposition(std::string_view text,
         if (line[2] == 'H') {
           if (!helped.insert(name).second) fail("second HELP for " + name, line);
           for (std::size_t k = 0; k < arg.size(); ++k) {
-            if (arg[k] == '\\' && (k + 1 >= arg.size() || (arg[k + 1] != '\\' && arg[k + 1] != 'n')))
+            if (arg[k] == '\\' &&
+                (k + 1 >= arg.size() || (arg[k + 1] != '\\' && arg[k + 1] != 'n')))
               fail("bad escape in HELP", line);
             if (arg[k] == '\\') ++k;
           }
@@ -283,9 +288,12 @@ inline std::vector<std::string> check_exposition(std::string_view text,
       }
     }
     Series& h = series[key];
-    if (s.name.ends_with("_bucket")) h.buckets.emplace_back(le, s.value);
-    else if (s.name.ends_with("_count")) h.count = s.value;
-    else if (s.name.ends_with("_sum")) h.sum = true;
+    if (s.name.ends_with("_bucket"))
+      h.buckets.emplace_back(le, s.value);
+    else if (s.name.ends_with("_count"))
+      h.count = s.value;
+    else if (s.name.ends_with("_sum"))
+      h.sum = true;
   }
   for (const auto& [key, h] : series) {
     if (h.buckets.empty() || !std::isinf(h.buckets.back().first)) {

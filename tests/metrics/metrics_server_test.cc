@@ -151,9 +151,8 @@ class Beanstalk {
   std::string request(const std::string& bytes) {
     const auto deadline = Clock::now() + kTimeout;
     if (!send_all(fd_, bytes, deadline)) return "<send failed>";
-    auto reply = read_until(fd_, deadline, [](const std::string& d) {
-      return d.find("\r\n") != std::string::npos;
-    });
+    auto reply = read_until(
+        fd_, deadline, [](const std::string& d) { return d.find("\r\n") != std::string::npos; });
     return reply ? reply->substr(0, reply->find("\r\n")) : "<no reply>";
   }
 
@@ -167,13 +166,16 @@ class ServerProcess {
   // waits until /healthz answers. Retries with new ports if one was taken
   // between choosing and binding.
   explicit ServerProcess(std::vector<std::string> extra = {}) {
-    log_path_ = std::filesystem::temp_directory_path() /
-                ("metrics-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter_) +
-                 ".log");
+    log_path_ =
+        std::filesystem::temp_directory_path() /
+        ("metrics-test-" + std::to_string(getpid()) + "-" + std::to_string(++counter_) + ".log");
     for (int attempt = 0; attempt < 3 && !up_; ++attempt) {
       port_ = free_port();
       metrics_port_ = free_port();
-      std::vector<std::string> args = {"-l", "127.0.0.1", "-p", std::to_string(port_),
+      std::vector<std::string> args = {"-l",
+                                       "127.0.0.1",
+                                       "-p",
+                                       std::to_string(port_),
                                        "--metrics-listen",
                                        "127.0.0.1:" + std::to_string(metrics_port_)};
       args.insert(args.end(), extra.begin(), extra.end());
@@ -293,8 +295,7 @@ TEST_F(MetricsServer, ScrapeHealthReadyAndDrain) {
   EXPECT_TRUE(has_line(text, "beanstalkd_connections_producers 1"));
   EXPECT_TRUE(has_line(text, "beanstalkd_ready 1"));
   EXPECT_TRUE(has_line(text, "beanstalkd_wal_enabled 0"));
-  EXPECT_TRUE(has_line(
-      text, "beanstalkd_command_duration_seconds_count{command=\"put\"} 1"));
+  EXPECT_TRUE(has_line(text, "beanstalkd_command_duration_seconds_count{command=\"put\"} 1"));
   EXPECT_NE(text.find("beanstalkd_build_info{version=\""), std::string::npos);
   EXPECT_EQ(joined(metrics_test::check_exposition(text)), "");
 

@@ -97,8 +97,7 @@ TEST(MetricsText, EveryFamilyHasHelpAndTypeAndFollowsTheNamingRules) {
       EXPECT_TRUE(name.ends_with("_total")) << name;
     } else {
       EXPECT_FALSE(name.ends_with("_total")) << name;
-      EXPECT_FALSE(name.ends_with("_count") || name.ends_with("_sum") ||
-                   name.ends_with("_bucket"))
+      EXPECT_FALSE(name.ends_with("_count") || name.ends_with("_sum") || name.ends_with("_bucket"))
           << name;
     }
     if (type == "histogram") {
@@ -141,12 +140,10 @@ TEST(MetricsText, ServerWideFigures) {
 TEST(MetricsText, EveryCommandHasACounterAndAHistogram) {
   const std::string text = render_metrics(sample_snapshot());
   EXPECT_TRUE(contains_line(text, "beanstalkd_commands_total{command=\"put\"} 7"));
-  EXPECT_TRUE(
-      contains_line(text, "beanstalkd_commands_total{command=\"reserve-with-timeout\"} 2"));
+  EXPECT_TRUE(contains_line(text, "beanstalkd_commands_total{command=\"reserve-with-timeout\"} 2"));
   for (std::size_t i = 0; i < protocol::kOpCount; ++i) {
     const std::string name(protocol::op_name(static_cast<protocol::Op>(i)));
-    EXPECT_NE(text.find("beanstalkd_commands_total{command=\"" + name + "\"} "),
-              std::string::npos)
+    EXPECT_NE(text.find("beanstalkd_commands_total{command=\"" + name + "\"} "), std::string::npos)
         << name;
     EXPECT_NE(text.find("beanstalkd_command_duration_seconds_bucket{command=\"" + name +
                         "\",le=\"+Inf\"} "),
@@ -161,11 +158,11 @@ TEST(MetricsText, EveryCommandHasACounterAndAHistogram) {
 TEST(MetricsText, CommandLatencyBucketsAreCumulative) {
   MetricsSnapshot m = sample_snapshot();
   LatencyHistogram& h = m.latencies[static_cast<std::size_t>(protocol::Op::Put)];
-  h.record(500);          // 0.5 us: first bucket (le 1e-06)
-  h.record(2000);         // 2 us: le 2.5e-06
+  h.record(500);   // 0.5 us: first bucket (le 1e-06)
+  h.record(2000);  // 2 us: le 2.5e-06
   h.record(2000);
-  h.record(7000);         // 7 us: le 1e-05
-  h.record(5000000000);   // 5 s: +Inf
+  h.record(7000);        // 7 us: le 1e-05
+  h.record(5000000000);  // 5 s: +Inf
   const std::string text = render_metrics(m);
   const std::string p = "beanstalkd_command_duration_seconds_bucket{command=\"put\",le=\"";
   EXPECT_TRUE(contains_line(text, p + "1e-06\"} 1"));
@@ -201,8 +198,8 @@ TEST(MetricsText, LogFiguresAndSyncHistogram) {
   l.stats.records_migrated = 2;
   l.stats.syncs = 6;
   l.stats.sync_failures = 1;
-  l.stats.sync_latency_buckets[0] = 3;  // le 0.0001
-  l.stats.sync_latency_buckets[2] = 2;  // le 0.001
+  l.stats.sync_latency_buckets[0] = 3;                               // le 0.0001
+  l.stats.sync_latency_buckets[2] = 2;                               // le 0.001
   l.stats.sync_latency_buckets[wal::kSyncLatencyBounds.size()] = 1;  // +Inf
   l.stats.sync_seconds_total = 2.25;
   l.disk_bytes = 8192;
@@ -335,9 +332,9 @@ TEST(MetricsAddress, SplitHostPort) {
   EXPECT_TRUE(split_host_port("localhost:0", host, port, error));
   EXPECT_EQ(host, "localhost");
   EXPECT_EQ(port, 0);
-  for (const char* bad : {"", "9464", "127.0.0.1", "127.0.0.1:", ":9464", "::1:9464",
-                          "[::1]9464", "[::1]", "[::1:9464", "127.0.0.1:65536", "127.0.0.1:-1",
-                          "127.0.0.1:94x", "[]:80"}) {
+  for (const char* bad :
+       {"", "9464", "127.0.0.1", "127.0.0.1:", ":9464", "::1:9464", "[::1]9464", "[::1]",
+        "[::1:9464", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:94x", "[]:80"}) {
     error.clear();
     EXPECT_FALSE(split_host_port(bad, host, port, error)) << bad;
     EXPECT_FALSE(error.empty()) << bad;

@@ -32,7 +32,9 @@ void PrintTo(ParseStatus s, std::ostream* os) {
   *os << "ParseStatus(?)";
 }
 
-void PrintTo(Op op, std::ostream* os) { *os << "Op(" << op_name(op) << ")"; }
+void PrintTo(Op op, std::ostream* os) {
+  *os << "Op(" << op_name(op) << ")";
+}
 
 namespace {
 
@@ -56,7 +58,9 @@ void expect_all(ParseStatus want, const std::vector<std::string>& lines) {
   }
 }
 
-std::string repeat(char c, std::size_t n) { return std::string(n, c); }
+std::string repeat(char c, std::size_t n) {
+  return std::string(n, c);
+}
 
 // ---------------------------------------------------------------------------
 // Every command parses, with its fields.
@@ -100,7 +104,9 @@ TEST(Parser, PeekReadyDelayedBuriedParse) {
   EXPECT_EQ(parsed("peek-buried").op, Op::PeekBuried);
 }
 
-TEST(Parser, ReserveParses) { EXPECT_EQ(parsed("reserve").op, Op::Reserve); }
+TEST(Parser, ReserveParses) {
+  EXPECT_EQ(parsed("reserve").op, Op::Reserve);
+}
 
 TEST(Parser, ReserveWithTimeoutParsesSeconds) {
   Command c = parsed("reserve-with-timeout 30");
@@ -141,7 +147,9 @@ TEST(Parser, KickParsesBound) {
   EXPECT_EQ(c.count, 12u);
 }
 
-TEST(Parser, KickZeroParses) { EXPECT_EQ(parsed("kick 0").count, 0u); }
+TEST(Parser, KickZeroParses) {
+  EXPECT_EQ(parsed("kick 0").count, 0u);
+}
 
 TEST(Parser, KickBoundTakesTheFullU32Range) {
   EXPECT_EQ(parsed("kick 4294967295").count, 4294967295u);
@@ -223,7 +231,9 @@ TEST(Parser, StatsTubeParsesName) {
   EXPECT_EQ(c.tube, "foo");
 }
 
-TEST(Parser, StatsParses) { EXPECT_EQ(parsed("stats").op, Op::Stats); }
+TEST(Parser, StatsParses) {
+  EXPECT_EQ(parsed("stats").op, Op::Stats);
+}
 
 TEST(Parser, UseWatchIgnoreParseName) {
   std::string use = "use alpha";
@@ -252,7 +262,9 @@ TEST(Parser, ListCommandsParse) {
   EXPECT_EQ(parsed("list-tubes-watched").op, Op::ListTubesWatched);
 }
 
-TEST(Parser, QuitParses) { EXPECT_EQ(parsed("quit").op, Op::Quit); }
+TEST(Parser, QuitParses) {
+  EXPECT_EQ(parsed("quit").op, Op::Quit);
+}
 
 TEST(Parser, PauseTubeParsesNameAndSeconds) {
   std::string line = "pause-tube foo 60";
@@ -396,30 +408,14 @@ TEST(Parser, NonDecimalNumbersAreBadFormat) {
 
 TEST(Parser, MissingArgumentsAreBadFormat) {
   expect_all(ParseStatus::BadFormat, {
-                                         "put ",
-                                         "put 1",
-                                         "put 1 2",
-                                         "put 1 2 3",
-                                         "peek ",
-                                         "reserve-with-timeout ",
-                                         "reserve-job ",
-                                         "delete ",
-                                         "release ",
-                                         "release 1",
-                                         "release 1 2",
-                                         "bury ",
-                                         "bury 1",
-                                         "kick ",
-                                         "kick-job ",
-                                         "touch ",
-                                         "stats-job ",
-                                         "stats-tube ",
-                                         "use ",
-                                         "watch ",
-                                         "ignore ",
-                                         "pause-tube ",
-                                         "pause-tube foo",
-                                         "pause-tube foo ",
+                                         "put ",         "put 1",          "put 1 2",
+                                         "put 1 2 3",    "peek ",          "reserve-with-timeout ",
+                                         "reserve-job ", "delete ",        "release ",
+                                         "release 1",    "release 1 2",    "bury ",
+                                         "bury 1",       "kick ",          "kick-job ",
+                                         "touch ",       "stats-job ",     "stats-tube ",
+                                         "use ",         "watch ",         "ignore ",
+                                         "pause-tube ",  "pause-tube foo", "pause-tube foo ",
                                      });
 }
 
@@ -506,7 +502,8 @@ TEST(Parser, PutWithTrailingJunkStillReportsTheSizeForTheJobTooBigCheck) {
 }
 
 TEST(Parser, PutWithJunkBetweenNumbersIsBadFormat) {
-  expect_all(ParseStatus::BadFormat, {"put 1x 2 3 4", "put 1 2y 3 4", "put 1 2 3z 4", "put a b c d"});
+  expect_all(ParseStatus::BadFormat,
+             {"put 1x 2 3 4", "put 1 2y 3 4", "put 1 2 3z 4", "put a b c d"});
 }
 
 // ---------------------------------------------------------------------------
@@ -711,7 +708,9 @@ TEST(Parser, QuitIsMatchedAsAPrefix) {
 // ---------------------------------------------------------------------------
 // UNKNOWN_COMMAND.
 
-TEST(Parser, EmptyLineIsUnknownCommand) { EXPECT_EQ(status_of(""), ParseStatus::UnknownCommand); }
+TEST(Parser, EmptyLineIsUnknownCommand) {
+  EXPECT_EQ(status_of(""), ParseStatus::UnknownCommand);
+}
 
 TEST(Parser, ArgumentCommandsWithoutTheirSpaceAreUnknownCommand) {
   expect_all(ParseStatus::UnknownCommand, {
@@ -770,8 +769,10 @@ TEST(Parser, NulInsideALineIsBadFormat) {
   expect_all(ParseStatus::BadFormat, {
                                          "stats\0"s,
                                          "delete 5\0"s,
-                                         "delete \0"s "5",
-                                         "use foo\0"s "bar",
+                                         "delete \0"s
+                                         "5",
+                                         "use foo\0"s
+                                         "bar",
                                          "put 1 2 3 4\0"s,
                                          "\0"s,
                                          "\0stats"s,

@@ -131,7 +131,7 @@ const std::vector<std::string> kTubeKeys = {
 };
 
 const std::vector<std::string> kJobKeys = {
-    "id",   "tube",     "state",    "pri",      "age",    "delay",   "ttr",
+    "id",        "tube", "state",    "pri",      "age",      "delay",  "ttr",
     "time-left", "file", "reserves", "timeouts", "releases", "buries", "kicks",
 };
 
@@ -170,7 +170,9 @@ ServerStats sample_server_stats() {
   return s;
 }
 
-std::uint64_t cmd(Op op) { return 100 + static_cast<std::uint64_t>(op); }
+std::uint64_t cmd(Op op) {
+  return 100 + static_cast<std::uint64_t>(op);
+}
 
 // ---------------------------------------------------------------------------
 // stats
@@ -410,7 +412,9 @@ TEST(StatsYaml, NameListKeepsTheGivenOrder) {
   EXPECT_EQ(render_name_list({"zeta", "alpha", "default"}), "---\n- zeta\n- alpha\n- default\n");
 }
 
-TEST(StatsYaml, EmptyNameListIsJustTheHeader) { EXPECT_EQ(render_name_list({}), "---\n"); }
+TEST(StatsYaml, EmptyNameListIsJustTheHeader) {
+  EXPECT_EQ(render_name_list({}), "---\n");
+}
 
 TEST(StatsYaml, NameListNamesAreUnquoted) {
   EXPECT_EQ(render_name_list({"a$b"}), "---\n- a$b\n");

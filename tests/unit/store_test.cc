@@ -58,7 +58,9 @@ struct Outcome {
   }
 };
 
-Outcome reserved(std::uint64_t id) { return {Outcome::Reserved, id}; }
+Outcome reserved(std::uint64_t id) {
+  return {Outcome::Reserved, id};
+}
 const Outcome kTimedOut{Outcome::TimedOut, 0};
 const Outcome kDeadlineSoon{Outcome::DeadlineSoon, 0};
 
@@ -206,7 +208,6 @@ class Store : public ::testing::Test {
  private:
   std::vector<std::unique_ptr<Client>> clients_;
 };
-
 
 // ---------------------------------------------------------------------------
 // put / reserve / delete
@@ -1349,8 +1350,7 @@ TEST_F(Store, ARemovedTubesPlaceInTheListIsTakenByTheLastTube) {
   EXPECT_EQ(tube_names(), (std::vector<std::string>{"default", "a", "b", "c"}));
   store.ignore(c.session, "a");
   EXPECT_EQ(tube_names(), (std::vector<std::string>{"default", "c", "b"}));
-  for (std::size_t i = 0; i < store.tubes().size(); ++i)
-    EXPECT_EQ(store.tubes()[i]->list_index, i);
+  for (std::size_t i = 0; i < store.tubes().size(); ++i) EXPECT_EQ(store.tubes()[i]->list_index, i);
 }
 
 TEST_F(Store, DetachDropsTubesOnlyItReferenced) {
@@ -1458,11 +1458,11 @@ TEST_F(Store, JobCountsStayRightThroughEveryTransition) {
   Client& c = connect();
   Client& w = connect();
   expect_counts(0, 0, 0, 0, 0);
-  std::uint64_t urgent = put(c, 5);       // ready, urgent
+  std::uint64_t urgent = put(c, 5);  // ready, urgent
   expect_counts(1, 1, 0, 0, 0);
-  std::uint64_t normal = put(c, 5000);    // ready
+  std::uint64_t normal = put(c, 5000);  // ready
   expect_counts(1, 2, 0, 0, 0);
-  std::uint64_t later = put(c, 5, 10);    // delayed
+  std::uint64_t later = put(c, 5, 10);  // delayed
   expect_counts(1, 2, 0, 1, 0);
 
   ASSERT_EQ(reserve(c), Outcomes{reserved(urgent)});
@@ -1474,7 +1474,7 @@ TEST_F(Store, JobCountsStayRightThroughEveryTransition) {
   ASSERT_EQ(reserve(c), Outcomes{reserved(urgent)});
   ASSERT_TRUE(store.release(c.session, urgent, 2000, 0));  // no longer urgent
   expect_counts(0, 2, 0, 1, 0);
-  ASSERT_EQ(reserve(c), Outcomes{reserved(urgent)});  // 2000 still beats 5000
+  ASSERT_EQ(reserve(c), Outcomes{reserved(urgent)});    // 2000 still beats 5000
   ASSERT_TRUE(store.release(c.session, urgent, 1, 3));  // delayed, urgent when ready
   expect_counts(0, 1, 0, 2, 0);
   advance(3 * kSecond);

@@ -92,8 +92,8 @@ TEST(CrashTest, NoAcknowledgedChangeIsLostAcrossKillNine) {
       threads.emplace_back([&, p] {
         Client c(port);
         for (int seq = 0; !stop && c.ok() && seq < 5000; ++seq) {
-          std::string body = "r" + std::to_string(round) + "p" + std::to_string(p) + "s" +
-                             std::to_string(seq);
+          std::string body =
+              "r" + std::to_string(round) + "p" + std::to_string(p) + "s" + std::to_string(seq);
           c.send("put 100 0 60 " + std::to_string(body.size()) + "\r\n" + body + "\r\n");
           std::string reply = c.line();
           if (reply.rfind("INSERTED ", 0) != 0) break;
@@ -130,10 +130,11 @@ TEST(CrashTest, NoAcknowledgedChangeIsLostAcrossKillNine) {
     for (auto& t : threads) t.join();
   }
   std::filesystem::remove_all(dir);
-  std::printf("crash test: %d rounds, %zu acknowledged puts, %zu acknowledged deletes; "
-              "%zu checked present, %zu checked gone; lost %zu, resurrected %zu\n",
-              kRounds, ledger.acked_puts.size(), ledger.acked_deletes.size(), checked_present,
-              checked_gone, lost, resurrected);
+  std::printf(
+      "crash test: %d rounds, %zu acknowledged puts, %zu acknowledged deletes; "
+      "%zu checked present, %zu checked gone; lost %zu, resurrected %zu\n",
+      kRounds, ledger.acked_puts.size(), ledger.acked_deletes.size(), checked_present, checked_gone,
+      lost, resurrected);
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(resurrected, 0u);
   EXPECT_GT(ledger.acked_puts.size(), 100u);

@@ -60,8 +60,8 @@ TEST(ImportThroughTheServer, JobsTheReferenceWroteAreServedExactly) {
 
   // 1. The reference writes a binlog.
   int port = free_port();
-  pid_t ref = start_process(kReference, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir},
-                            port);
+  pid_t ref =
+      start_process(kReference, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir}, port);
   ASSERT_GT(ref, 0);
   const std::uint64_t kJobs = 9;
   {
@@ -116,8 +116,8 @@ TEST(ImportThroughTheServer, JobsTheReferenceWroteAreServedExactly) {
   fs::remove(copy + "/lock");
   std::map<std::uint64_t, std::map<std::string, std::string>> before;
   port = free_port();
-  ref = start_process(kReference, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", copy},
-                      port);
+  ref =
+      start_process(kReference, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", copy}, port);
   ASSERT_GT(ref, 0);
   {
     Client c(port);
@@ -138,8 +138,8 @@ TEST(ImportThroughTheServer, JobsTheReferenceWroteAreServedExactly) {
   // 2. This server starts on the same directory.
   for (int restart = 0; restart < 2; ++restart) {
     port = free_port();
-    pid_t ours = start_process(bin, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir},
-                               port);
+    pid_t ours =
+        start_process(bin, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir}, port);
     ASSERT_GT(ours, 0);
     {
       Client c(port);
@@ -158,7 +158,8 @@ TEST(ImportThroughTheServer, JobsTheReferenceWroteAreServedExactly) {
       c.bytes(15);
       // New ids continue after the reference's.
       c.send("put 0 0 1 1\r\nx\r\n");
-      EXPECT_EQ(c.line(), "INSERTED " + std::to_string(kJobs + 1 + static_cast<std::uint64_t>(restart)));
+      EXPECT_EQ(c.line(),
+                "INSERTED " + std::to_string(kJobs + 1 + static_cast<std::uint64_t>(restart)));
     }
     kill_process(ours, SIGTERM);
     // The reference's files are kept aside, not deleted, and not read again.

@@ -198,13 +198,26 @@ TEST_F(ReferenceImportTest, FullRecordsEveryField) {
   const std::int64_t created = 1'795'437'338'422'312'000;
   Binlog()
       .full("default",
-            Rec{.id = 5, .pri = 4294967295u, .ttr_ns = 120 * kSec, .created = created,
-                .reserves = 1, .timeouts = 2, .releases = 3, .buries = 4, .kicks = 5,
-                .state = 1, .padding = '\xAA'},
+            Rec{.id = 5,
+                .pri = 4294967295u,
+                .ttr_ns = 120 * kSec,
+                .created = created,
+                .reserves = 1,
+                .timeouts = 2,
+                .releases = 3,
+                .buries = 4,
+                .kicks = 5,
+                .state = 1,
+                .padding = '\xAA'},
             std::string_view("he\r\nllo\0\xff\r\n", 11))
       .full("a-b+c/d;e.f$g_h(i)",
-            Rec{.id = 3, .pri = 0, .delay_ns = 90 * kSec + 999'999'999, .ttr_ns = 0,
-                .created = created, .deadline = created + 90 * kSec, .state = 4},
+            Rec{.id = 3,
+                .pri = 0,
+                .delay_ns = 90 * kSec + 999'999'999,
+                .ttr_ns = 0,
+                .created = created,
+                .deadline = created + 90 * kSec,
+                .state = 4},
             "\r\n")
       .full("t", Rec{.id = 4, .ttr_ns = kSec + kSec / 2, .reserves = 9, .state = 2}, "r\r\n")
       .end()
@@ -257,13 +270,25 @@ TEST_F(ReferenceImportTest, ShortRecordsChangeStateAndDelete) {
       .full("y", Rec{.id = 2, .pri = 20, .created = t0}, "two\r\n")
       .full("y", Rec{.id = 3, .pri = 30, .created = t0}, "three\r\n")
       // Released with a delay: new priority, delay and deadline.
-      .update(Rec{.id = 1, .pri = 11, .delay_ns = 4 * kSec, .ttr_ns = 5 * kSec, .created = t0,
-                  .deadline = t0 + 9 * kSec, .reserves = 1, .releases = 1, .state = 4,
+      .update(Rec{.id = 1,
+                  .pri = 11,
+                  .delay_ns = 4 * kSec,
+                  .ttr_ns = 5 * kSec,
+                  .created = t0,
+                  .deadline = t0 + 9 * kSec,
+                  .reserves = 1,
+                  .releases = 1,
+                  .state = 4,
                   .padding = '\x55'})
       // Buried; the leftover deadline is ignored.
-      .update(Rec{.id = 2, .pri = 21, .created = t0, .deadline = t0 + kSec, .reserves = 1,
-                  .buries = 1, .state = 3})
-      .update(Rec{.id = 3, .created = t0, .state = 0})  // deleted
+      .update(Rec{.id = 2,
+                  .pri = 21,
+                  .created = t0,
+                  .deadline = t0 + kSec,
+                  .reserves = 1,
+                  .buries = 1,
+                  .state = 3})
+      .update(Rec{.id = 3, .created = t0, .state = 0})             // deleted
       .update(Rec{.id = 3, .pri = 99, .created = t0, .state = 1})  // deleted: ignored
       .update(Rec{.id = 42, .pri = 99, .state = 1})                // never seen: ignored
       .update(Rec{.id = 43, .state = 0})                           // never seen: ignored
@@ -304,9 +329,9 @@ TEST_F(ReferenceImportTest, BuryOrderFollowsTheBuryingRecords) {
       .full("t", Rec{.id = 2}, "2\r\n")
       .full("t", Rec{.id = 3}, "3\r\n")
       .full("t", Rec{.id = 4, .state = 3}, "4\r\n")  // buried first (a compaction copy)
-      .update(Rec{.id = 3, .state = 3})               // second
-      .update(Rec{.id = 1, .state = 3})               // third, then kicked and buried again
-      .update(Rec{.id = 2, .state = 3})               // fourth
+      .update(Rec{.id = 3, .state = 3})              // second
+      .update(Rec{.id = 1, .state = 3})              // third, then kicked and buried again
+      .update(Rec{.id = 2, .state = 3})              // fourth
       .write(dir_ / "binlog.1");
   Binlog()
       .update(Rec{.id = 1, .kicks = 1, .state = 1})
@@ -321,8 +346,9 @@ TEST_F(ReferenceImportTest, BuryOrderFollowsTheBuryingRecords) {
   EXPECT_TRUE(r.problems.empty()) << all_problems(r);
   ASSERT_EQ(r.jobs.size(), 4u);
   std::vector<RecoveredJob> buried = r.jobs;
-  std::sort(buried.begin(), buried.end(),
-            [](const RecoveredJob& a, const RecoveredJob& b) { return a.bury_order < b.bury_order; });
+  std::sort(buried.begin(), buried.end(), [](const RecoveredJob& a, const RecoveredJob& b) {
+    return a.bury_order < b.bury_order;
+  });
   std::vector<std::uint64_t> order;
   for (const RecoveredJob& j : buried) {
     EXPECT_EQ(j.state, JobState::Buried) << j.id;
@@ -334,9 +360,11 @@ TEST_F(ReferenceImportTest, BuryOrderFollowsTheBuryingRecords) {
 }
 
 TEST_F(ReferenceImportTest, FullRecordReplacesAJob) {
-  Binlog().full("old", Rec{.id = 9, .pri = 1, .deadline = 5, .state = 4}, "old\r\n")
+  Binlog()
+      .full("old", Rec{.id = 9, .pri = 1, .deadline = 5, .state = 4}, "old\r\n")
       .write(dir_ / "binlog.3");
-  Binlog().full("new", Rec{.id = 9, .pri = 2, .reserves = 3}, "new body\r\n")
+  Binlog()
+      .full("new", Rec{.id = 9, .pri = 2, .reserves = 3}, "new body\r\n")
       .write(dir_ / "binlog.4");
   ReferenceImport r = import_reference_binlog(dir_.str());
   EXPECT_TRUE(r.problems.empty()) << all_problems(r);
@@ -357,7 +385,9 @@ TEST_F(ReferenceImportTest, IdZeroEndsTheFile) {
       .zeros(4000)
       .write(dir_ / "binlog.1");
   // A name length with an id-0 job record ends it too.
-  Binlog().full("t", Rec{.id = 0}, "c\r\n").full("t", Rec{.id = 3}, "d\r\n")
+  Binlog()
+      .full("t", Rec{.id = 0}, "c\r\n")
+      .full("t", Rec{.id = 3}, "d\r\n")
       .write(dir_ / "binlog.2");
   // Trailing zeros too short to hold an id-0 record, and a file that stops
   // right after its last record, are clean ends as well.
@@ -408,7 +438,10 @@ TEST_F(ReferenceImportTest, TruncatedTailIsReportedAndReplayGoesOn) {
     ++index;
   }
   // A later file still counts, and the short-record case too.
-  Binlog().full("t", Rec{.id = 7}, "x\r\n").update(Rec{.id = 7, .state = 3}).cut(1)
+  Binlog()
+      .full("t", Rec{.id = 7}, "x\r\n")
+      .update(Rec{.id = 7, .state = 3})
+      .cut(1)
       .write(dir_ / "binlog.5");
   Binlog().update(Rec{.id = 7, .pri = 8}).write(dir_ / "binlog.6");
   ReferenceImport r = import_reference_binlog(dir_.str());
@@ -495,8 +528,8 @@ class ReferenceServer {
 
   bool start(const std::string& dir, std::uint16_t port) {
     std::string port_text = std::to_string(port);
-    std::vector<std::string> args = {kReference, "-l", "127.0.0.1", "-p", port_text,
-                                     "-b", dir, "-s", "65536"};
+    std::vector<std::string> args = {kReference, "-l", "127.0.0.1", "-p",   port_text,
+                                     "-b",       dir,  "-s",        "65536"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -640,8 +673,8 @@ TEST(ReferenceImportEndToEnd, ImportsWhatTheReferenceWrote) {
   std::map<std::uint64_t, Expected> want;
   std::uint64_t next_id = 1;
   // Puts a job and records what it should look like.
-  auto put = [&](const std::string& tube, std::uint32_t pri, std::uint32_t delay,
-                 std::uint32_t ttr, const std::string& body) {
+  auto put = [&](const std::string& tube, std::uint32_t pri, std::uint32_t delay, std::uint32_t ttr,
+                 const std::string& body) {
     std::int64_t before = wall_now();
     std::string reply = c.cmd("put " + std::to_string(pri) + " " + std::to_string(delay) + " " +
                                   std::to_string(ttr) + " " + std::to_string(body.size()),

@@ -42,13 +42,13 @@ std::string_view op_name(Op op);
 
 struct Command {
   Op op = Op::Quit;
-  std::uint64_t id = 0;          // delete, release, bury, touch, peek, kick-job, ...
-  std::uint32_t priority = 0;    // put, release, bury
-  std::uint32_t delay = 0;       // put, release, pause-tube (seconds)
-  std::uint32_t ttr = 0;         // put (seconds)
-  std::uint32_t body_size = 0;   // put
-  std::uint32_t count = 0;       // kick bound, reserve-with-timeout seconds
-  std::string_view tube;         // use, watch, ignore, stats-tube, pause-tube
+  std::uint64_t id = 0;         // delete, release, bury, touch, peek, kick-job, ...
+  std::uint32_t priority = 0;   // put, release, bury
+  std::uint32_t delay = 0;      // put, release, pause-tube (seconds)
+  std::uint32_t ttr = 0;        // put (seconds)
+  std::uint32_t body_size = 0;  // put
+  std::uint32_t count = 0;      // kick bound, reserve-with-timeout seconds
+  std::string_view tube;        // use, watch, ignore, stats-tube, pause-tube
   // The line parsed far enough for the reference to count the command, but
   // is malformed after that: put with text after its four numbers (the size
   // limit is still checked first, so JOB_TOO_BIG wins), pause-tube with an

@@ -9,8 +9,8 @@
 //   Closed   gone from the store; deleted by the server after this loop turn
 #pragma once
 
-#include <event2/event.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include <cstdint>
 #include <string_view>

@@ -12,9 +12,9 @@
 namespace beanstalkd::server {
 
 // Upper bounds in seconds; a last, implicit bucket is +Inf.
-inline constexpr std::array<double, 12> kLatencyBounds = {
-    0.000001, 0.0000025, 0.000005, 0.00001, 0.000025, 0.00005,
-    0.0001,   0.00025,   0.0005,   0.001,   0.01,     0.1};
+inline constexpr std::array<double, 12> kLatencyBounds = {0.000001, 0.0000025, 0.000005, 0.00001,
+                                                          0.000025, 0.00005,   0.0001,   0.00025,
+                                                          0.0005,   0.001,     0.01,     0.1};
 
 struct LatencyHistogram {
   std::array<std::uint64_t, kLatencyBounds.size() + 1> buckets{};  // not cumulative

@@ -35,7 +35,7 @@ struct JobRecord {
   std::uint64_t id = 0;
   std::uint32_t priority = 0;
   std::uint32_t delay_seconds = 0;
-  std::uint32_t ttr_seconds = 1;   // JobFull only
+  std::uint32_t ttr_seconds = 1;  // JobFull only
   JobState state = JobState::Ready;
   std::int64_t created_at_wall = 0;  // JobFull only; CLOCK_REALTIME ns
   std::int64_t ready_at_wall = 0;    // Delayed: when it becomes ready

@@ -34,10 +34,10 @@ inline constexpr std::size_t kReferenceJobRecordSize = 80;
 inline constexpr std::size_t kReferenceMaxTubeName = 200;
 
 struct ReferenceImport {
-  std::vector<RecoveredJob> jobs;      // sorted by id
-  std::vector<std::string> files;      // paths read, ascending index
-  std::vector<std::string> problems;   // human-readable: file, offset, what
-  std::uint64_t max_id = 0;            // highest job id in any record, deleted ones too
+  std::vector<RecoveredJob> jobs;     // sorted by id
+  std::vector<std::string> files;     // paths read, ascending index
+  std::vector<std::string> problems;  // human-readable: file, offset, what
+  std::uint64_t max_id = 0;           // highest job id in any record, deleted ones too
 };
 
 // True if `dir` holds any reference binlog file (binlog.N, N decimal).

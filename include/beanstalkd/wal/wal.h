@@ -50,8 +50,8 @@ struct WalOptions {
 };
 
 // Upper bounds, in seconds, of the sync latency histogram buckets.
-inline constexpr std::array<double, 10> kSyncLatencyBounds = {
-    0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0};
+inline constexpr std::array<double, 10> kSyncLatencyBounds = {0.0001, 0.0005, 0.001, 0.0025, 0.005,
+                                                              0.01,   0.025,  0.05,  0.1,    1.0};
 
 struct WalStats {
   std::uint64_t records_written = 0;
@@ -130,9 +130,9 @@ class Wal final : public Journal {
  private:
   struct LogFile {
     std::string path;
-    std::uint64_t size = 0;        // bytes written (or found) in it
-    std::uint64_t live_jobs = 0;   // live jobs whose full record is here
-    std::uint64_t live_bytes = 0;  // the size of those records
+    std::uint64_t size = 0;              // bytes written (or found) in it
+    std::uint64_t live_jobs = 0;         // live jobs whose full record is here
+    std::uint64_t live_bytes = 0;        // the size of those records
     std::vector<std::uint64_t> job_ids;  // jobs that had their full record here
   };
   struct Chunk {
