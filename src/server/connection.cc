@@ -18,7 +18,7 @@ namespace {
 
 using protocol::kMaxLineLength;
 
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 // Reads per readable event, so one fast sender cannot starve the others.
 constexpr int kReadsPerEvent = 16;
 // Commands run per turn before yielding to other connections.
@@ -26,10 +26,10 @@ constexpr int kCommandsPerTurn = 1024;
 // Stop reading from a client while this much output waits for it, or this
 // much input is buffered unparsed (a pipelining client behind a blocking
 // reserve); resume when it drains.
-constexpr std::size_t kMaxPendingOutput = 4 * 1024 * 1024;
-constexpr std::size_t kMaxBufferedInput = 4 * 1024 * 1024;
+constexpr std::size_t kMaxPendingOutput = std::size_t{4} * 1024 * 1024;
+constexpr std::size_t kMaxBufferedInput = std::size_t{4} * 1024 * 1024;
 // Bodies at least this large are sent by reference instead of copied.
-constexpr std::size_t kReferenceBodyThreshold = 16 * 1024;
+constexpr std::size_t kReferenceBodyThreshold = std::size_t{16} * 1024;
 
 constexpr std::string_view kCrlf = "\r\n";
 

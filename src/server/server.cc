@@ -29,7 +29,7 @@ namespace {
 constexpr int kAcceptsPerEvent = 64;
 // After running out of file descriptors, wait this long before accepting
 // again instead of spinning on a listener that stays readable.
-constexpr timeval kAcceptBackoff{0, 100 * 1000};
+constexpr timeval kAcceptBackoff{0, 100000};
 
 std::string random_instance_id() {
   std::random_device rd;

@@ -236,8 +236,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
       const std::string kept = options_.dir + "/" + std::string(kImportedDir);
       fs_.make_dir(kept);
       for (const std::string& path : reference.files) {
-        std::string base = path.substr(path.find_last_of('/') + 1);
-        fs_.rename(path, kept + "/" + base);
+        fs_.rename(path, kept + path.substr(path.find_last_of('/')));
       }
       spdlog::info("the reference binlog files were moved to {}", kept);
     }

@@ -44,7 +44,7 @@ struct WalOptions {
   std::string dir;
   std::uint64_t file_size = 10485760;
   SyncPolicy policy = SyncPolicy::Interval;
-  Nanos sync_interval = 50 * 1000 * 1000;
+  Nanos sync_interval = Nanos{50} * 1000 * 1000;
   // Tests sync inline to stay deterministic.
   bool background_sync = true;
 };
