@@ -1,0 +1,268 @@
+// The server as a process: command-line flags, systemd socket activation and
+// readiness notification, and running out of file descriptors.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.h"
+
+namespace bbt {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::uint16_t free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A child process running the server; stderr goes to a file. `prepare` runs
+// in the child before exec (environment, descriptors, limits).
+class Spawned {
+ public:
+  Spawned(const std::vector<std::string>& args, const std::function<void()>& prepare = {}) {
+    char tmpl[] = "/tmp/process-test-stderr-XXXXXX";
+    int log = mkstemp(tmpl);
+    log_path_ = tmpl;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(log, 2);
+      if (prepare) prepare();
+      std::string bin = server_binary();
+      std::vector<char*> argv{const_cast<char*>(bin.c_str())};
+      for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
+      _exit(127);
+    }
+    close(log);
+  }
+  ~Spawned() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    unlink(log_path_.c_str());
+  }
+  pid_t pid() const { return pid_; }
+  // Exit status, waiting at most `timeout`; nullopt if still running.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return std::nullopt;
+  }
+  std::string log() const {
+    std::ifstream in(log_path_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::string log_path_;
+};
+
+// Connects to `port` (retrying while the server starts) and asks a command.
+std::optional<std::string> ask(std::uint16_t port, const std::string& command) {
+  for (int i = 0; i < 100; ++i) {
+    if (auto c = Client::try_connect_tcp(port)) {
+      c->send(command);
+      return c->read_line();
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return std::nullopt;
+}
+
+TEST(Flags, ShortFlagsCombineAndTakeAttachedValues) {
+  const std::uint16_t port = free_port();
+  Spawned server({"-VV", "-l127.0.0.1", "-p" + std::to_string(port), "-z100", "-c", "-n"});
+  ASSERT_EQ(ask(port, "list-tube-used\r\n"), "USING default");
+  Client c = Client::connect_tcp(port);
+  c.send("put 0 0 1 101\r\n" + std::string(101, 'x') + "\r\nput 0 0 1 100\r\n" +
+         std::string(100, 'x') + "\r\n");
+  EXPECT_EQ(c.read_line(), "JOB_TOO_BIG");
+  EXPECT_EQ(c.read_line(), "INSERTED 1");
+  kill(server.pid(), SIGTERM);
+  EXPECT_EQ(server.wait_exit(5s), 0);
+  const std::string log = server.log();
+  EXPECT_NE(log.find("-c is obsolete and ignored"), std::string::npos) << log;
+  EXPECT_NE(log.find("-n is obsolete and ignored"), std::string::npos) << log;
+  // -VV logs every command and reply.
+  EXPECT_NE(log.find("<- list-tube-used"), std::string::npos) << log;
+  EXPECT_NE(log.find("-> USING default"), std::string::npos) << log;
+}
+
+TEST(Flags, MaxJobSizeIsClampedToOneGibibyte) {
+  const std::uint16_t port = free_port();
+  Spawned server({"-l", "127.0.0.1", "-p", std::to_string(port), "-z", "5000000000"});
+  ASSERT_TRUE(ask(port, "list-tube-used\r\n"));
+  Client c = Client::connect_tcp(port);
+  c.send("stats\r\n");
+  std::string head = c.read_line();
+  YamlDict stats = YamlDict::parse(c.read_exact(std::stoul(head.substr(3))));
+  EXPECT_EQ(stats.get_uint("max-job-size"), 1073741824u);
+}
+
+TEST(Flags, VersionPrintsAndExitsZero) {
+  Spawned run({"-v"});
+  EXPECT_EQ(run.wait_exit(5s), 0);
+}
+
+TEST(Flags, UnknownFlagPrintsUsageAndExitsNonZero) {
+  Spawned run({"-x"});
+  auto status = run.wait_exit(5s);
+  ASSERT_TRUE(status);
+  EXPECT_NE(*status, 0);
+  EXPECT_NE(run.log().find("Usage"), std::string::npos) << run.log();
+}
+
+TEST(Flags, ListenOnAHostNameAndIPv6Loopback) {
+  const std::uint16_t port = free_port();
+  Spawned by_name({"-l", "localhost", "-p", std::to_string(port)});
+  EXPECT_EQ(ask(port, "list-tube-used\r\n"), "USING default");
+  const std::uint16_t port6 = free_port();
+  Spawned v6({"-l", "::1", "-p", std::to_string(port6)});
+  // Connect over IPv6 explicitly.
+  std::optional<std::string> reply;
+  for (int i = 0; i < 100 && !reply; ++i) {
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port6);
+    a.sin6_addr = in6addr_loopback;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      Client c(fd);
+      c.send("list-tube-used\r\n");
+      reply = c.read_line();
+    } else {
+      close(fd);
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  EXPECT_EQ(reply, "USING default");
+}
+
+TEST(Systemd, UsesTheInheritedSocketAndIgnoresListenFlags) {
+  const std::uint16_t port = free_port();
+  const std::uint16_t ignored = free_port();
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(listener, 16), 0);
+  Spawned server({"-l", "127.0.0.1", "-p", std::to_string(ignored)}, [listener] {
+    dup2(listener, 3);
+    setenv("LISTEN_FDS", "1", 1);
+    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+  });
+  close(listener);
+  EXPECT_EQ(ask(port, "list-tube-used\r\n"), "USING default");
+  EXPECT_FALSE(Client::try_connect_tcp(ignored).has_value());
+  EXPECT_NE(server.log().find("socket passed by systemd"), std::string::npos) << server.log();
+}
+
+TEST(Systemd, NotifiesReadinessAndStopping) {
+  char dir[] = "/tmp/notify-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string path = std::string(dir) + "/notify";
+  int sock = socket(AF_UNIX, SOCK_DGRAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{5, 0};
+  setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::uint16_t port = free_port();
+  Spawned server({"-l", "127.0.0.1", "-p", std::to_string(port)},
+                 [&path] { setenv("NOTIFY_SOCKET", path.c_str(), 1); });
+  char buf[512];
+  ssize_t n = recv(sock, buf, sizeof buf - 1, 0);
+  ASSERT_GT(n, 0);
+  std::string message(buf, static_cast<std::size_t>(n));
+  EXPECT_NE(message.find("READY=1"), std::string::npos) << message;
+  // Ready means serving.
+  EXPECT_EQ(ask(port, "list-tube-used\r\n"), "USING default");
+  kill(server.pid(), SIGTERM);
+  n = recv(sock, buf, sizeof buf - 1, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_NE(std::string(buf, static_cast<std::size_t>(n)).find("STOPPING=1"), std::string::npos);
+  EXPECT_EQ(server.wait_exit(5s), 0);
+  close(sock);
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
+std::uint64_t cpu_ticks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string field;
+  std::uint64_t utime = 0, stime = 0;
+  for (int i = 1; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return utime + stime;
+}
+
+TEST(Descriptors, RunningOutOfDescriptorsNeitherSpinsNorStopsServing) {
+  const std::uint16_t port = free_port();
+  Spawned server({"-l", "127.0.0.1", "-p", std::to_string(port)}, [] {
+    rlimit lim{48, 48};
+    setrlimit(RLIMIT_NOFILE, &lim);
+  });
+  ASSERT_EQ(ask(port, "list-tube-used\r\n"), "USING default");
+  // More connections than the server has descriptors for.
+  std::vector<Client> clients;
+  for (int i = 0; i < 80; ++i) {
+    if (auto c = Client::try_connect_tcp(port)) clients.push_back(std::move(*c));
+  }
+  std::this_thread::sleep_for(300ms);
+  // Out of descriptors, it must not burn the CPU retrying accept.
+  const std::uint64_t before = cpu_ticks(server.pid());
+  std::this_thread::sleep_for(1s);
+  const std::uint64_t used = cpu_ticks(server.pid()) - before;
+  EXPECT_LT(used, 30u) << "server used " << used << " ticks in one second";
+  EXPECT_NE(server.log().find("cannot accept a connection"), std::string::npos) << server.log();
+  // Free descriptors: waiting clients get served, and new ones too.
+  clients.erase(clients.begin(), clients.begin() + 60);
+  EXPECT_EQ(ask(port, "list-tube-used\r\n"), "USING default");
+  clients.back().send("list-tube-used\r\n");
+  EXPECT_EQ(clients.back().read_line(std::chrono::milliseconds(3000)), "USING default");
+}
+
+}  // namespace
+}  // namespace bbt
