@@ -20,23 +20,16 @@
 #include <thread>
 #include <vector>
 
+#include "free_port.h"
 #include "harness.h"
 
 namespace bbt {
 namespace {
 
 using namespace std::chrono_literals;
-
+using beanstalkd::testing::free_loopback_port;
 std::uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  return free_loopback_port();
 }
 
 // A child process running the server; stderr goes to a file. `prepare` runs

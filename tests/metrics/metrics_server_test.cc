@@ -30,6 +30,8 @@
 #define METRICS_PROMTOOL ""
 #endif
 
+#include "free_port.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -42,17 +44,8 @@ std::string server_binary() {
   return bin ? bin : "";
 }
 
-// A loopback port that was free a moment ago.
 std::uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  return beanstalkd::testing::free_loopback_port();
 }
 
 int remaining_ms(Clock::time_point deadline) {

@@ -15,21 +15,15 @@
 #include <thread>
 #include <vector>
 
+#include "free_port.h"
+
 namespace beanstalkd::testing {
 
-using namespace std::chrono_literals;
-
 inline int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+  return free_loopback_port();
 }
+
+using namespace std::chrono_literals;
 
 // A blocking client with a receive timeout; any error makes ok() false.
 class Client {
