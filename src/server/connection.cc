@@ -18,7 +18,7 @@ namespace {
 
 using protocol::kMaxLineLength;
 
-constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
+constexpr std::size_t kReadChunk = InputBuffer::kPooledSize;
 // Reads per readable event, so one fast sender cannot starve the others.
 constexpr int kReadsPerEvent = 16;
 // Commands run per turn before yielding to other connections.
