@@ -23,6 +23,7 @@ ONLY=""
 BINLOG=0
 PIN=none
 SERVER_FLAGS=()
+OURS_FLAGS=()
 
 usage() {
   cat <<EOF
@@ -40,6 +41,8 @@ Options:
   --only LIST          comma-separated scenario ids to run (e.g. put-p128,cycle)
   --binlog             give each server its own fresh -b directory (flags otherwise identical)
   --server-flag FLAG   extra flag for both servers (repeatable, e.g. --server-flag -F)
+  --ours-flag FLAG     extra flag for the project's server only, for its own options
+                       (repeatable, e.g. --ours-flag --busy-poll=50); shown in the table header
   --pin MODE           CPU placement: none (the scheduler's choice, default), split (server on
                        CPU 0, benchmark on the others), shared (both on CPU 0)
   --out FILE           also write the markdown to FILE
@@ -61,6 +64,7 @@ while [[ $# -gt 0 ]]; do
     --only) ONLY=$2; shift 2 ;;
     --binlog) BINLOG=1; shift ;;
     --server-flag) SERVER_FLAGS+=("$2"); shift 2 ;;
+    --ours-flag) OURS_FLAGS+=("$2"); shift 2 ;;
     --pin) PIN=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -184,6 +188,7 @@ start_server() {
     flags+=(-b "$WORK/binlog-$name")
   fi
   flags+=("${SERVER_FLAGS[@]}")
+  if [[ $name == ours ]]; then flags+=("${OURS_FLAGS[@]}"); fi
   # taskset execs the server, so $! is the server's own pid (needed for /proc/PID/status).
   "${SERVER_PREFIX[@]}" "$binary" "${flags[@]}" >>"$WORK/server-$name.log" 2>&1 &
   SERVER_PID=$!
@@ -252,6 +257,7 @@ header+=", took ${elapsed} s"
 if [[ $BINLOG == 1 || ${#SERVER_FLAGS[@]} -gt 0 ]]; then
   header+=", server flags: ${SERVER_FLAGS[*]}$([[ $BINLOG == 1 ]] && echo ' -b DIR')"
 fi
+if [[ ${#OURS_FLAGS[@]} -gt 0 ]]; then header+=", ours only: ${OURS_FLAGS[*]}"; fi
 
 table=$(python3 - "$RESULTS" "$PLAN_FILE" "$header" "$CRASHES" <<'PYTHON'
 import json

@@ -50,6 +50,12 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
                  "Serve Prometheus /metrics, /healthz and /readyz over HTTP on HOST:PORT "
                  "(off by default; the endpoint has no authentication)")
       ->type_name("HOST:PORT");
+  app.add_option("--busy-poll", o.busy_poll_us,
+                 "Under load, poll up to USEC microseconds for the next request before "
+                 "sleeping (adapts to the load; 0 = always sleep)")
+      ->type_name("USEC")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, kMaxBusyPollMicros));
   app.add_flag("-c", obsolete_c, "Obsolete; accepted and ignored");
   app.add_flag("-n", obsolete_n, "Obsolete; accepted and ignored");
   app.add_flag("-V,--verbose", o.verbosity,

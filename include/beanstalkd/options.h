@@ -19,15 +19,17 @@ struct Options {
   bool no_fsync = false;                   // -F
   std::uint64_t binlog_size = 10485760;    // -s
   int verbosity = 0;                       // -V, repeatable
-  std::string check_wal_dir;
-  std::string metrics_listen;         // --metrics-listen HOST:PORT; empty = off                //
-                                      // --check-wal: verify offline and exit
-  std::vector<std::string> warnings;  // for obsolete flags, logged at start-up
+  std::string check_wal_dir;               // --check-wal: verify offline and exit
+  std::string metrics_listen;              // --metrics-listen HOST:PORT; empty = off
+  std::uint32_t busy_poll_us = 0;          // --busy-poll: longest poll before blocking
+  std::vector<std::string> warnings;       // for obsolete flags, logged at start-up
 };
 
 inline constexpr std::uint32_t kMaxJobSizeLimit = 1073741824;  // 1 GiB
 // Smaller log files would hold a record or two each.
 inline constexpr std::uint64_t kMinBinlogSize = 4096;
+// Polling longer than this is never worth a CPU's time.
+inline constexpr std::uint32_t kMaxBusyPollMicros = 1000;
 
 // What the process should do after parsing.
 struct ParsedCommandLine {

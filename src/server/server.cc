@@ -57,7 +57,10 @@ std::string peer_name(const sockaddr_storage& ss) {
 }  // namespace
 
 Server::Server(Options options)
-    : options_(std::move(options)), store_(clock_), base_(event_base_new()) {
+    : options_(std::move(options)),
+      store_(clock_),
+      base_(event_base_new()),
+      idle_poll_(static_cast<Nanos>(options_.busy_poll_us) * 1000) {
   started_at_ = clock_.now();
   instance_id_ = random_instance_id();
   utsname u{};
@@ -217,10 +220,26 @@ int Server::run() {
   sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%d", listen_socket_.description.c_str(),
              static_cast<int>(getpid()));
   while (!stopping_) {
-    event_base_loop(base_, EVLOOP_ONCE);
+    wait_for_events();
     end_of_turn();
   }
   return 0;
+}
+
+// One libevent turn. Under load (see IdlePoll) it first polls without
+// blocking, for at most the current window, and returns as soon as some
+// connection has replies to write.
+void Server::wait_for_events() {
+  if (Nanos window = idle_poll_.window(); window > 0) {
+    Nanos until = clock_.now() + window;
+    do {
+      event_base_loop(base_, EVLOOP_NONBLOCK);
+      if (!dirty_.empty() || stopping_) return;
+    } while (clock_.now() < until);
+  }
+  Nanos blocked_at = clock_.now();
+  event_base_loop(base_, EVLOOP_ONCE);
+  idle_poll_.blocked_for(clock_.now() - blocked_at);
 }
 
 // After every libevent turn: write each connection's replies once, free the

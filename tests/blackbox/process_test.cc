@@ -129,6 +129,39 @@ TEST(Flags, MaxJobSizeIsClampedToOneGibibyte) {
   EXPECT_EQ(stats.get_uint("max-job-size"), 1073741824u);
 }
 
+// --busy-poll changes only how the loop waits: replies, timers and
+// blocking reserves must behave exactly as without it.
+TEST(Flags, BusyPollKeepsRepliesAndTimersExact) {
+  const std::uint16_t port = free_port();
+  Spawned server({"-l", "127.0.0.1", "-p", std::to_string(port), "--busy-poll", "200"});
+  ASSERT_TRUE(ask(port, "list-tube-used\r\n"));
+  Client c = Client::connect_tcp(port);
+  Client waiter = Client::connect_tcp(port);
+  for (int i = 1; i <= 300; ++i) {
+    ASSERT_EQ(c.request("put 0 0 10 1\r\nx"), "INSERTED " + std::to_string(i));
+    ASSERT_EQ(c.request("reserve"), "RESERVED " + std::to_string(i) + " 1");
+    ASSERT_EQ(c.read_line(), "x");
+    ASSERT_EQ(c.request("delete " + std::to_string(i)), "DELETED");
+  }
+  // Timers fire while the loop polls: a delayed job reaches a blocked
+  // reserve, and a reserve with a timeout times out.
+  waiter.send("reserve\r\n");
+  ASSERT_EQ(c.request("put 0 1 10 1\r\ny"), "INSERTED 301");
+  EXPECT_EQ(waiter.read_line(5s), "RESERVED 301 1");
+  EXPECT_EQ(waiter.read_line(), "y");
+  EXPECT_EQ(c.request("reserve-with-timeout 1", 5s), "TIMED_OUT");
+  kill(server.pid(), SIGTERM);
+  EXPECT_EQ(server.wait_exit(5s), 0);
+}
+
+TEST(Flags, BusyPollAboveOneMillisecondIsAUsageError) {
+  Spawned run({"--busy-poll", "1001"});
+  auto status = run.wait_exit(5s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 1);
+  EXPECT_NE(run.log().find("--busy-poll"), std::string::npos) << run.log();
+}
+
 TEST(Flags, VersionPrintsAndExitsZero) {
   Spawned run({"-v"});
   EXPECT_EQ(run.wait_exit(5s), 0);

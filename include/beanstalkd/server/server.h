@@ -17,6 +17,7 @@
 #include "beanstalkd/options.h"
 #include "beanstalkd/protocol/command.h"
 #include "beanstalkd/protocol/stats_yaml.h"
+#include "beanstalkd/server/idle_poll.h"
 #include "beanstalkd/server/latency_histogram.h"
 #include "beanstalkd/server/listener.h"
 #include "beanstalkd/server/memory_trimmer.h"
@@ -85,6 +86,7 @@ class Server {
   void release_held();
   void accept_connections();
   void pause_accepting();
+  void wait_for_events();
   void end_of_turn();
   void arm_timer();
   void shutdown(const char* why);
@@ -110,6 +112,7 @@ class Server {
   std::vector<Connection*> held_;  // replies waiting for the log to be durable
   std::vector<Connection*> closed_;
 
+  IdlePoll idle_poll_;
   MemoryTrimmer trimmer_;
   protocol::CommandCounts command_counts_{};
   CommandLatencies latencies_{};

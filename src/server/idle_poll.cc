@@ -1,0 +1,23 @@
+#include "beanstalkd/server/idle_poll.h"
+
+#include <algorithm>
+
+namespace beanstalkd::server {
+
+void IdlePoll::blocked_for(Nanos blocked) {
+  if (max_window_ <= 0) return;
+  if (blocked <= max_window_) {
+    // Polling long enough would have caught this event without sleeping.
+    if (blocked > window_) window_ = std::min(max_window_, std::max(kStartWindow, window_ * 2));
+  } else {
+    // The wait was longer than we are ever willing to poll.
+    shrink();
+  }
+}
+
+void IdlePoll::shrink() {
+  window_ /= 2;
+  if (window_ < kStartWindow) window_ = 0;
+}
+
+}  // namespace beanstalkd::server
