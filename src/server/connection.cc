@@ -100,6 +100,7 @@ void Connection::update_read_interest() {
 
 void Connection::on_read_event(evutil_socket_t, short, void* self) {
   auto* c = static_cast<Connection*>(self);
+  c->server_.note_wake();
   c->read_input();
   if (c->closed()) return;
   c->process_input();

@@ -20,4 +20,14 @@ void IdlePoll::shrink() {
   if (window_ < kStartWindow) window_ = 0;
 }
 
+void IdlePoll::record_turn(Nanos idle, Nanos total) {
+  if (max_window_ <= 0 || total <= 0) return;
+  idle = std::clamp<Nanos>(idle, 0, total);
+  double busy = static_cast<double>(total - idle) / static_cast<double>(total);
+  // An exponential average weighted by time: a turn counts in proportion
+  // to its length, so one long idle wait outweighs many short busy turns.
+  double weight = static_cast<double>(total) / static_cast<double>(total + kLoadTimeConstant);
+  load_ += (busy - load_) * weight;
+}
+
 }  // namespace beanstalkd::server

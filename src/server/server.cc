@@ -230,16 +230,26 @@ int Server::run() {
 // blocking, for at most the current window, and returns as soon as some
 // connection has replies to write.
 void Server::wait_for_events() {
+  Nanos started = clock_.now();
+  // What the previous turn cost: its waiting, then its work until now.
+  idle_poll_.record_turn(turn_idle_, started - turn_started_);
+  turn_started_ = started;
+  woke_at_ = 0;
   if (Nanos window = idle_poll_.window(); window > 0) {
-    Nanos until = clock_.now() + window;
+    Nanos until = started + window;
     do {
       event_base_loop(base_, EVLOOP_NONBLOCK);
-      if (!dirty_.empty() || stopping_) return;
+      if (!dirty_.empty() || stopping_) {
+        turn_idle_ = (woke_at_ != 0 ? woke_at_ : clock_.now()) - started;
+        return;
+      }
     } while (clock_.now() < until);
   }
   Nanos blocked_at = clock_.now();
   event_base_loop(base_, EVLOOP_ONCE);
-  idle_poll_.blocked_for(clock_.now() - blocked_at);
+  Nanos woke = woke_at_ != 0 ? woke_at_ : clock_.now();
+  idle_poll_.blocked_for(woke - blocked_at);
+  turn_idle_ = woke - started;
 }
 
 // After every libevent turn: write each connection's replies once, free the

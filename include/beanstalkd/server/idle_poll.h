@@ -12,8 +12,14 @@
 // within the maximum window, a longer window would have caught the event,
 // so the window grows (to a starting size, then doubling); after a wait
 // longer than the maximum, polling could not have helped and the window
-// halves towards zero. An idle or lightly loaded server therefore never
-// polls, and a busy one polls at most `max_window` per turn.
+// halves towards zero.
+//
+// The loop polls only while it is busy at least half of the time (load, an
+// average over the last few milliseconds). A mostly idle server gains little
+// from polling, and a polling server keeps a CPU to itself, which pushes its
+// clients onto the other CPUs where waking them costs more: measured on a
+// 2-CPU machine, a client sending 10,000 jobs/s saw its delivery latency
+// triple when the server polled.
 #pragma once
 
 #include "beanstalkd/clock.h"
@@ -24,22 +30,32 @@ class IdlePoll {
  public:
   // The first window after growing from zero.
   static constexpr Nanos kStartWindow = 10'000;  // 10 us
+  // Load below which the loop never polls.
+  static constexpr double kMinLoad = 0.5;
+  // The load average forgets a turn with this time constant.
+  static constexpr Nanos kLoadTimeConstant = 5'000'000;  // 5 ms
 
   // max_window 0 turns polling off.
   explicit IdlePoll(Nanos max_window) : max_window_(max_window) {}
 
   // How long to poll before blocking, now.
-  Nanos window() const { return window_; }
+  Nanos window() const { return load_ >= kMinLoad ? window_ : 0; }
   Nanos max_window() const { return max_window_; }
+  // Fraction of recent time spent working rather than waiting.
+  double load() const { return load_; }
 
   // A blocking wait lasted `blocked` before an event ended it.
   void blocked_for(Nanos blocked);
+  // One turn of the loop took `total`, of which `idle` was spent waiting
+  // (polling or blocked).
+  void record_turn(Nanos idle, Nanos total);
 
  private:
   void shrink();
 
   Nanos max_window_;
   Nanos window_ = 0;
+  double load_ = 0;
 };
 
 }  // namespace beanstalkd::server

@@ -64,6 +64,10 @@ class Server {
   // Serving and able to persist changes; false while draining.
   bool ready() const { return !draining_ && !stopping_ && changes_allowed(); }
   void mark_dirty(Connection* connection);
+  // A connection starts work in this turn (measures how long the loop waited).
+  void note_wake() {
+    if (woke_at_ == 0 && idle_poll_.max_window() > 0) woke_at_ = clock_.now();
+  }
   void connection_closed(Connection* connection);
   // False while the log cannot persist changes: change commands are refused.
   bool changes_allowed() const { return !wal_ || wal_->healthy(); }
@@ -113,6 +117,9 @@ class Server {
   std::vector<Connection*> closed_;
 
   IdlePoll idle_poll_;
+  Nanos turn_started_ = 0;  // for IdlePoll's load: when this turn began,
+  Nanos turn_idle_ = 0;     // how long it waited,
+  Nanos woke_at_ = 0;       // and when the first connection started work
   MemoryTrimmer trimmer_;
   protocol::CommandCounts command_counts_{};
   CommandLatencies latencies_{};
