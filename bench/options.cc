@@ -33,6 +33,9 @@ std::string check_combination(const Options& options) {
   if (options.duration_s > 0 && options.duration_s >= options.timeout_s) {
     return "--duration must be shorter than --timeout";
   }
+  if (options.stream_body > 0 && options.scenario != "cycle") {
+    return "--stream-body applies to the cycle scenario only";
+  }
   const bool stamped = options.scenario == "deliver" || options.scenario == "spray";
   if (stamped && options.body_size < kStampSize) {
     return options.scenario + " needs --body-size of at least " + std::to_string(kStampSize) +
@@ -87,6 +90,10 @@ std::variant<Options, int> parse_options(int argc, char** argv) {
                  "connections: seconds to hold them before reading memory")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--keep", options.keep_jobs, "put: leave the jobs in the server");
+  app.add_option("--stream-body", options.stream_body,
+                 "cycle: meanwhile one more client loops put/reserve/delete of a body of this "
+                 "many bytes (the server needs -z at least as big; 0: none)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30));
   app.add_option("--tube-prefix", options.tube_prefix, "Prefix of the tubes the runs use")
       ->check([](const std::string& prefix) {
         const bool valid = !prefix.empty() && prefix.size() <= 100 && prefix.front() != '-' &&

@@ -26,6 +26,7 @@ struct Options {
   std::size_t watch_every = 10;  // connections scenario: every Nth connection watches a tube
   double hold_s = 1;             // connections scenario: pause before reading memory
   bool keep_jobs = false;        // put: leave the jobs in the server
+  std::size_t stream_body = 0;   // cycle: one more client streams bodies this big (0: none)
   std::string tube_prefix = "bench";
   std::string label;  // free text copied to the JSON/CSV record
   OutputFormat format = OutputFormat::human;
