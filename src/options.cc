@@ -51,8 +51,8 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
                  "(off by default; the endpoint has no authentication)")
       ->type_name("HOST:PORT");
   app.add_option("--busy-poll", o.busy_poll_us,
-                 "Under load, poll up to USEC microseconds for the next request before "
-                 "sleeping (adapts to the load; 0 = always sleep)")
+                 "When busy, poll up to USEC microseconds for the next request before "
+                 "sleeping (adapts to the load; for machines with a CPU to spare; 0 = off)")
       ->type_name("USEC")
       ->capture_default_str()
       ->check(CLI::Range(0u, kMaxBusyPollMicros));

@@ -21,7 +21,7 @@ struct Options {
   int verbosity = 0;                       // -V, repeatable
   std::string check_wal_dir;               // --check-wal: verify offline and exit
   std::string metrics_listen;              // --metrics-listen HOST:PORT; empty = off
-  std::uint32_t busy_poll_us = 50;         // --busy-poll: longest poll before blocking
+  std::uint32_t busy_poll_us = 0;          // --busy-poll: longest poll before blocking
   std::vector<std::string> warnings;       // for obsolete flags, logged at start-up
 };
 
