@@ -24,6 +24,7 @@ BINLOG=0
 PIN=none
 SERVER_FLAGS=()
 OURS_FLAGS=()
+PLAN_SERVER_FLAGS=()
 
 usage() {
   cat <<EOF
@@ -118,8 +119,10 @@ fi
 # Thousands of connections need thousands of descriptors, in the servers and in the benchmark.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-# The plan: id | runs ("all" or "once") | beanstalkd-bench arguments. Counts are sized so that
-# each run lasts a few seconds against the reference on a 2-core machine.
+# The plan: id | runs ("all" or "once") | beanstalkd-bench arguments [| flags for both servers].
+# Counts are sized so that each run lasts a few seconds against the reference on a 2-core
+# machine. The stream-* runs measure cycle latency while another client moves 1 MiB or 64 MiB
+# bodies through the server (which needs -z raised for them).
 if [[ $QUICK == 1 ]]; then
   PLAN=(
     "put-p128|all|-t put -c 4 -P 128 -d 100 -n 100000"
@@ -130,6 +133,8 @@ if [[ $QUICK == 1 ]]; then
     "spray-10|all|-t spray --tubes 10 -c 1 -P 64 -d 100 -n 30000"
     "spray-1000|all|-t spray --tubes 1000 -c 1 -P 64 -d 100 -n 10000"
     "spray-5000|all|-t spray --tubes 5000 -c 1 -P 64 -d 100 -n 5000"
+    "stream-1m|all|-t cycle -c 8 -d 100 -D 2 --stream-body 1048576|-z 67108864"
+    "stream-64m|all|-t cycle -c 8 -d 100 -D 2 --stream-body 67108864|-z 67108864"
     "connections|all|-t connections -c 2000 --watch-every 10 --hold 0.3"
     "memory|once|-t memory -c 4 -P 128 -d 100 -n 200000"
   )
@@ -143,6 +148,8 @@ else
     "spray-10|all|-t spray --tubes 10 -c 1 -P 64 -d 100 -n 100000"
     "spray-1000|all|-t spray --tubes 1000 -c 1 -P 64 -d 100 -n 50000"
     "spray-5000|all|-t spray --tubes 5000 -c 1 -P 64 -d 100 -n 30000"
+    "stream-1m|all|-t cycle -c 8 -d 100 -D 4 --stream-body 1048576|-z 67108864"
+    "stream-64m|all|-t cycle -c 8 -d 100 -D 4 --stream-body 67108864|-z 67108864"
     "connections|all|-t connections -c 10000 --watch-every 10 --hold 1"
     "memory|once|-t memory -c 4 -P 128 -d 100 -n 1000000"
   )
@@ -187,7 +194,7 @@ start_server() {
     mkdir -p "$WORK/binlog-$name"
     flags+=(-b "$WORK/binlog-$name")
   fi
-  flags+=("${SERVER_FLAGS[@]}")
+  flags+=("${SERVER_FLAGS[@]}" "${PLAN_SERVER_FLAGS[@]}")
   if [[ $name == ours ]]; then flags+=("${OURS_FLAGS[@]}"); fi
   # taskset execs the server, so $! is the server's own pid (needed for /proc/PID/status).
   "${SERVER_PREFIX[@]}" "$binary" "${flags[@]}" >>"$WORK/server-$name.log" 2>&1 &
@@ -235,9 +242,10 @@ measure() {
 
 started=$(date +%s)
 for entry in "${PLAN[@]}"; do
-  IFS='|' read -r id runs args <<<"$entry"
+  IFS='|' read -r id runs args server_flags <<<"$entry"
   if [[ -n $ONLY && ",$ONLY," != *",$id,"* ]]; then continue; fi
   read -r -a bench_args <<<"$args"
+  read -r -a PLAN_SERVER_FLAGS <<<"${server_flags:-}"
   count=$RUNS
   [[ $runs == once ]] && count=1
   for run in $(seq "$count"); do
@@ -268,7 +276,10 @@ results_path, plan_path, header, crashes_path = sys.argv[1:5]
 plan = []
 for line in open(plan_path):
     if line.strip():
-        ident, _, args = line.rstrip("\n").split("|", 2)
+        fields = line.rstrip("\n").split("|")
+        ident, args = fields[0], fields[2]
+        if len(fields) > 3 and fields[3]:
+            args += " " + fields[3]  # the servers' flags, shown with the settings
         plan.append((ident, args))
 
 runs = {}
@@ -351,6 +362,8 @@ for ident, args in plan:
     rows = [(unit, "throughput", count)]
     rows += [(name, key, micros) for name, key in
              (("p50", "p50_us"), ("p99", "p99_us"), ("p99.9", "p999_us"))]
+    if "--stream-body" in args:
+        rows.append(("stream MiB/s", "stream_mib_per_s", count))
     for i, (name, key, show) in enumerate(rows):
         ours, ref = median(ident, "ours", key), median(ident, "ref", key)
         first = i == 0
