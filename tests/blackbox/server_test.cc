@@ -154,6 +154,34 @@ TEST(Flags, MaxJobSize) {
   EXPECT_EQ(c.put(""), "INSERTED 2");
 }
 
+// Large bodies move through the server in slices of a bounded size per
+// turn (so that they do not stall other connections). Every byte must
+// arrive in order, in both directions, while another client is served.
+TEST(Load, LargeBodiesInterleaveWithOtherClients) {
+  ServerProcess s(server_binary(), Transport::Tcp, {"-z", "20000000"});
+  Client big = s.connect();
+  Client other = s.connect();
+  std::string body(16'000'000, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i * 7919) % 26);
+  // Send the put in pieces, with the other client's commands in between.
+  big.send("put 0 0 60 " + std::to_string(body.size()) + "\r\n");
+  const std::size_t piece = 1'000'000;
+  for (std::size_t at = 0, n = 1; at < body.size(); at += piece, ++n) {
+    big.send(std::string_view(body).substr(at, piece), 10s);
+    // The big job took id 1 when its command line arrived.
+    ASSERT_EQ(other.put("small"), "INSERTED " + std::to_string(n + 1));
+  }
+  big.send("\r\n");
+  EXPECT_EQ(big.read_line(10s), "INSERTED 1");
+  for (std::size_t n = 2; n <= 17; ++n) {
+    ASSERT_EQ(other.request("delete " + std::to_string(n)), "DELETED");
+  }
+  Job job = big.request_job("reserve", "RESERVED", 10s);
+  EXPECT_EQ(job.id, 1u);
+  EXPECT_TRUE(job.body == body) << "the body came back changed";
+  EXPECT_EQ(other.request("list-tube-used"), "USING default");
+}
+
 TEST(Flags, UnixSocketReplacesStaleSocketFile) {
   // A server killed with SIGKILL leaves its socket file behind; the next
   // server on the same path must start anyway.
