@@ -31,7 +31,10 @@ void wait_for(int fd, short events, std::int64_t deadline_ns) {
 
 BodyStream::BodyStream(const Endpoint& endpoint, std::string tube, std::size_t body_size,
                        std::int64_t deadline_ns)
-    : endpoint_(endpoint), tube_(std::move(tube)), body_size_(body_size), deadline_ns_(deadline_ns) {}
+    : endpoint_(endpoint),
+      tube_(std::move(tube)),
+      body_size_(body_size),
+      deadline_ns_(deadline_ns) {}
 
 BodyStream::~BodyStream() {
   stop_ = true;

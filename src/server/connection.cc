@@ -157,7 +157,7 @@ void Connection::read_input() {
       return;
     }
     if (static_cast<std::size_t>(n) < want) return;  // drained the socket
-    budget -= static_cast<std::size_t>(n);  // at 0 the level-triggered event fires again
+    budget -= static_cast<std::size_t>(n);           // at 0 the level-triggered event fires again
     if ((state_ == State::Body && body_filled_ == pending_job_->body_size + 2) ||
         (state_ == State::Discard && discard_left_ == 0) || in_.size() >= kMaxBufferedInput)
       return;
