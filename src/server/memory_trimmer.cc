@@ -10,10 +10,14 @@ void MemoryTrimmer::after_turn(std::uint64_t jobs) {
     return;
   }
   if (high_mark_ - jobs >= kMinDrop && jobs <= high_mark_ / 2) {
-    malloc_trim(0);
-    ++trims_;
+    trim_now();
     high_mark_ = jobs;
   }
+}
+
+void MemoryTrimmer::trim_now() {
+  malloc_trim(0);
+  ++trims_;
 }
 
 }  // namespace beanstalkd::server

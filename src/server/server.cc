@@ -164,6 +164,7 @@ bool Server::open_wal() {
                report.damaged_files ? fmt::format("; {} damaged files kept with a .damaged suffix",
                                                   report.damaged_files)
                                     : "");
+  trimmer_.trim_now();
   if (wal_->sync_event_fd() >= 0) {
     sync_event_ =
         event_new(base_, wal_->sync_event_fd(), EV_READ | EV_PERSIST, on_sync_event, this);

@@ -14,6 +14,9 @@ class MemoryTrimmer {
  public:
   // Call once per loop turn with the current number of jobs.
   void after_turn(std::uint64_t jobs);
+  // Returns what is free now, once: after replaying the log, whose file
+  // buffers were freed among the recovered jobs.
+  void trim_now();
   std::uint64_t trims() const { return trims_; }
 
  private:
