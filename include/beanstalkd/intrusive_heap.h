@@ -6,15 +6,19 @@
 
 #include <cassert>
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
 namespace beanstalkd {
 
-inline constexpr std::size_t kNotInHeap = static_cast<std::size_t>(-1);
+// An element's position in a heap. 32 bits, since every job carries two of
+// them and four billion elements is more than memory could hold.
+using HeapIndex = std::uint32_t;
+inline constexpr HeapIndex kNotInHeap = UINT32_MAX;
 
 // Less(a, b): a comes out before b.
-// IndexOf(e): a reference to e's std::size_t slot for this heap.
+// IndexOf(e): a reference to e's HeapIndex slot for this heap.
 template <typename T, typename Less, typename IndexOf>
 class IntrusiveHeap {
  public:
@@ -24,7 +28,7 @@ class IntrusiveHeap {
   T* at(std::size_t i) const { return items_[i]; }
 
   void push(T* item) {
-    assert(IndexOf{}(*item) == kNotInHeap);
+    assert(IndexOf{}(*item) == kNotInHeap && items_.size() < kNotInHeap);
     items_.push_back(item);
     place(items_.size() - 1);
     sift_up(items_.size() - 1);
@@ -60,7 +64,7 @@ class IntrusiveHeap {
   }
 
  private:
-  void place(std::size_t i) { IndexOf{}(*items_[i]) = i; }
+  void place(std::size_t i) { IndexOf{}(*items_[i]) = static_cast<HeapIndex>(i); }
 
   void swap_at(std::size_t a, std::size_t b) {
     std::swap(items_[a], items_[b]);

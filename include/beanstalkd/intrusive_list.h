@@ -1,6 +1,8 @@
-// A doubly linked list whose nodes live inside the elements, so that an
+// A doubly linked list whose links live inside the elements, so that an
 // element can be unlinked from the middle in O(1) without knowing which list
-// holds it, and linking never allocates.
+// holds it, and linking never allocates. The links point at the elements
+// themselves (as BSD's <sys/queue.h> TAILQ does), so a link costs two
+// pointers and needs no sentinel node inside the element.
 #pragma once
 
 #include <cassert>
@@ -8,50 +10,63 @@
 
 namespace beanstalkd {
 
-struct ListNode {
-  ListNode* prev = nullptr;
-  ListNode* next = nullptr;
-  void* owner = nullptr;  // the element holding this node, set on insert
-  bool linked() const { return next != nullptr; }
+template <typename T>
+struct ListLink {
+  T* prev = nullptr;
+  T* next = nullptr;
 };
 
-// `Member` is a pointer to the ListNode field of T that this list uses.
-template <typename T, ListNode T::*Member>
+// `Member` is a pointer to the ListLink field of T that this list uses.
+template <typename T, ListLink<T> T::*Member>
 class IntrusiveList {
  public:
-  IntrusiveList() { head_.prev = head_.next = &head_; }
+  IntrusiveList() = default;
   IntrusiveList(const IntrusiveList&) = delete;
   IntrusiveList& operator=(const IntrusiveList&) = delete;
 
-  bool empty() const { return head_.next == &head_; }
+  bool empty() const { return head_ == nullptr; }
   std::size_t size() const { return size_; }
 
-  T* front() const { return empty() ? nullptr : owner(head_.next); }
-  T* back() const { return empty() ? nullptr : owner(head_.prev); }
-  // The element after `item`, or nullptr at the end.
-  T* next(T* item) const {
-    ListNode* n = (item->*Member).next;
-    return n == &head_ ? nullptr : owner(n);
+  T* front() const { return head_; }
+  T* back() const { return tail_; }
+  // Whether `item` is in this list, given that it is in no other list
+  // through the same link.
+  bool contains(const T* item) const {
+    const ListLink<T>& link = item->*Member;
+    return link.prev != nullptr || link.next != nullptr || head_ == item;
   }
+  // The element after `item`, or nullptr at the end.
+  T* next(T* item) const { return (item->*Member).next; }
 
   void push_back(T* item) {
-    ListNode& n = item->*Member;
-    assert(!n.linked());
-    n.owner = item;
-    n.prev = head_.prev;
-    n.next = &head_;
-    head_.prev->next = &n;
-    head_.prev = &n;
+    ListLink<T>& link = item->*Member;
+    assert(link.prev == nullptr && link.next == nullptr && head_ != item);
+    link.prev = tail_;
+    link.next = nullptr;
+    if (tail_ != nullptr) {
+      (tail_->*Member).next = item;
+    } else {
+      head_ = item;
+    }
+    tail_ = item;
     ++size_;
   }
 
   // Precondition: `item` is in this list.
   void remove(T* item) {
-    ListNode& n = item->*Member;
-    assert(n.linked());
-    n.prev->next = n.next;
-    n.next->prev = n.prev;
-    n.prev = n.next = nullptr;
+    ListLink<T>& link = item->*Member;
+    assert(link.prev != nullptr || head_ == item);
+    if (link.prev != nullptr) {
+      (link.prev->*Member).next = link.next;
+    } else {
+      head_ = link.next;
+    }
+    if (link.next != nullptr) {
+      (link.next->*Member).prev = link.prev;
+    } else {
+      tail_ = link.prev;
+    }
+    link.prev = link.next = nullptr;
     --size_;
   }
 
@@ -62,9 +77,8 @@ class IntrusiveList {
   }
 
  private:
-  static T* owner(ListNode* node) { return static_cast<T*>(node->owner); }
-
-  ListNode head_;
+  T* head_ = nullptr;
+  T* tail_ = nullptr;
   std::size_t size_ = 0;
 };
 

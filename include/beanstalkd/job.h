@@ -32,9 +32,9 @@ struct Job {
   // runs out. While buried: its burial sequence number, which orders the
   // buried FIFO and is kept in the log so the order survives a restart.
   Nanos deadline_at = 0;
-  std::size_t heap_index = kNotInHeap;   // in its tube's ready or delay heap
-  std::size_t timer_index = kNotInHeap;  // in the store's deadline heap
-  ListNode link;                         // tube's buried list or holder's reserved list
+  HeapIndex heap_index = kNotInHeap;   // in its tube's ready or delay heap
+  HeapIndex timer_index = kNotInHeap;  // in the store's deadline heap
+  ListLink<Job> link;                  // tube's buried list or holder's reserved list
   std::uint32_t priority;
   std::uint32_t delay_seconds;  // as given by the last put or release
   std::uint32_t ttr_seconds;    // at least 1
@@ -66,6 +66,11 @@ struct Job {
   void unpin();
 };
 
+// The header's size decides the job's malloc chunk: with a 100-byte body,
+// 112 + 102 bytes fit a 224-byte chunk (a 120-byte header needed 240).
+// Growing the header costs every job in memory.
+static_assert(sizeof(Job) <= 112, "Job header grew");
+
 struct ReadyOrder {
   bool operator()(const Job& a, const Job& b) const {
     return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
@@ -79,10 +84,10 @@ struct DeadlineOrder {
 };
 
 struct JobHeapSlot {
-  std::size_t& operator()(Job& j) const { return j.heap_index; }
+  HeapIndex& operator()(Job& j) const { return j.heap_index; }
 };
 struct JobTimerSlot {
-  std::size_t& operator()(Job& j) const { return j.timer_index; }
+  HeapIndex& operator()(Job& j) const { return j.timer_index; }
 };
 
 using ReadyHeap = IntrusiveHeap<Job, ReadyOrder, JobHeapSlot>;

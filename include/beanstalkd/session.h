@@ -46,7 +46,7 @@ struct Session {
   // When the store must next look at this waiting session (the earlier of
   // wait_until and its soonest held job's deadline minus the safety margin).
   Nanos tick_at = 0;
-  std::size_t tick_index = kNotInHeap;
+  HeapIndex tick_index = kNotInHeap;
 
   bool is_producer = false;  // has issued a put
   bool is_worker = false;    // has issued a reserve
@@ -57,7 +57,7 @@ struct SessionTickOrder {
   bool operator()(const Session& a, const Session& b) const { return a.tick_at < b.tick_at; }
 };
 struct SessionTickSlot {
-  std::size_t& operator()(Session& s) const { return s.tick_index; }
+  HeapIndex& operator()(Session& s) const { return s.tick_index; }
 };
 using SessionTimerHeap = IntrusiveHeap<Session, SessionTickOrder, SessionTickSlot>;
 

@@ -24,7 +24,7 @@ inline constexpr std::string_view kDefaultTubeName = "default";
 struct WatchLink {
   Session* session;
   Tube* tube;
-  ListNode wait_node;
+  ListLink<WatchLink> wait_node;
 };
 using WaiterList = IntrusiveList<WatchLink, &WatchLink::wait_node>;
 
@@ -48,8 +48,8 @@ struct Tube {
 
   Nanos pause_duration = 0;  // 0 = not paused
   Nanos unpause_at = 0;
-  std::size_t pause_index = kNotInHeap;  // in the store's pause heap
-  std::size_t list_index = 0;            // position in the store's tube list
+  HeapIndex pause_index = kNotInHeap;  // in the store's pause heap
+  std::size_t list_index = 0;          // position in the store's tube list
 
   bool paused() const { return pause_duration > 0; }
   std::uint64_t job_count() const {
@@ -62,7 +62,7 @@ struct TubeUnpauseOrder {
   bool operator()(const Tube& a, const Tube& b) const { return a.unpause_at < b.unpause_at; }
 };
 struct TubePauseSlot {
-  std::size_t& operator()(Tube& t) const { return t.pause_index; }
+  HeapIndex& operator()(Tube& t) const { return t.pause_index; }
 };
 using PauseHeap = IntrusiveHeap<Tube, TubeUnpauseOrder, TubePauseSlot>;
 

@@ -18,7 +18,7 @@ namespace {
 struct Item {
   int key = 0;
   int seq = 0;  // tie-breaker, like a job id
-  std::size_t slot = kNotInHeap;
+  HeapIndex slot = kNotInHeap;
 };
 
 struct ItemLess {
@@ -27,7 +27,7 @@ struct ItemLess {
   }
 };
 struct ItemSlot {
-  std::size_t& operator()(Item& i) const { return i.slot; }
+  HeapIndex& operator()(Item& i) const { return i.slot; }
 };
 
 using Heap = IntrusiveHeap<Item, ItemLess, ItemSlot>;

@@ -17,8 +17,8 @@ namespace {
 
 struct Node {
   int value = 0;
-  ListNode a;
-  ListNode b;
+  ListLink<Node> a;
+  ListLink<Node> b;
 };
 
 using ListA = IntrusiveList<Node, &Node::a>;
@@ -46,7 +46,7 @@ TEST(IntrusiveList, PushBackKeepsInsertionOrder) {
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     nodes[i].value = static_cast<int>(i);
     list.push_back(&nodes[i]);
-    EXPECT_TRUE(nodes[i].a.linked());
+    EXPECT_TRUE(list.contains(&nodes[i]));
   }
   EXPECT_EQ(list.size(), 5u);
   EXPECT_EQ(list.front(), &nodes[0]);
@@ -63,7 +63,7 @@ TEST(IntrusiveList, PopFrontIsFifo) {
     list.push_back(&nodes[i]);
   }
   EXPECT_EQ(list.pop_front(), &nodes[0]);
-  EXPECT_FALSE(nodes[0].a.linked());
+  EXPECT_FALSE(list.contains(&nodes[0]));
   EXPECT_EQ(list.pop_front(), &nodes[1]);
   EXPECT_EQ(list.pop_front(), &nodes[2]);
   EXPECT_TRUE(list.empty());
@@ -77,7 +77,7 @@ TEST(IntrusiveList, RemoveFromTheMiddleUnlinksOnlyThatElement) {
     list.push_back(&nodes[i]);
   }
   list.remove(&nodes[2]);
-  EXPECT_FALSE(nodes[2].a.linked());
+  EXPECT_FALSE(list.contains(&nodes[2]));
   EXPECT_EQ(list.size(), 4u);
   EXPECT_EQ(values(list), (std::vector<int>{0, 1, 3, 4}));
   list.remove(&nodes[0]);
@@ -85,6 +85,19 @@ TEST(IntrusiveList, RemoveFromTheMiddleUnlinksOnlyThatElement) {
   EXPECT_EQ(values(list), (std::vector<int>{1, 3}));
   EXPECT_EQ(list.front(), &nodes[1]);
   EXPECT_EQ(list.back(), &nodes[3]);
+}
+
+TEST(IntrusiveList, ASingleElementIsContainedAndRemovable) {
+  Node node;
+  ListA list;
+  list.push_back(&node);
+  EXPECT_TRUE(list.contains(&node));
+  EXPECT_EQ(list.front(), &node);
+  EXPECT_EQ(list.back(), &node);
+  list.remove(&node);
+  EXPECT_FALSE(list.contains(&node));
+  EXPECT_TRUE(list.empty());
+  EXPECT_EQ(list.back(), nullptr);
 }
 
 TEST(IntrusiveList, RemovedElementMayBeLinkedAgainAtTheBack) {
@@ -128,13 +141,13 @@ TEST(IntrusiveList, RandomOperationsMatchAStdList) {
     switch (rng() % 4) {
       case 0:
       case 1:
-        if (!n->a.linked()) {
+        if (!list.contains(n)) {
           list.push_back(n);
           model.push_back(n);
         }
         break;
       case 2:
-        if (n->a.linked()) {
+        if (list.contains(n)) {
           list.remove(n);
           model.remove(n);
         }

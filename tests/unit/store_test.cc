@@ -1580,7 +1580,7 @@ TEST_F(Store, RandomOperationsKeepTheStoreConsistent) {
       }
       // A session is waiting exactly when it is in each watched tube's list.
       for (const auto& link : x->session.watched)
-        EXPECT_EQ(link->wait_node.linked(), x->session.waiting);
+        EXPECT_EQ(link->tube->waiters.contains(link.get()), x->session.waiting);
     }
     // Nobody waits while a job it could take is ready and unpaused.
     for (Client* x : cs) {
