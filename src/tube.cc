@@ -1,5 +1,6 @@
 #include "beanstalkd/tube.h"
 
+#include <algorithm>
 #include <array>
 
 namespace beanstalkd {
@@ -18,6 +19,28 @@ constexpr std::array<bool, 256> make_name_chars() {
 constexpr std::array<bool, 256> kNameChars = make_name_chars();
 
 }  // namespace
+
+TubeSnapshot snapshot(const Tube& tube, Nanos now) {
+  TubeSnapshot s;
+  s.name = tube.name;
+  s.jobs_urgent = tube.urgent_count;
+  s.jobs_ready = tube.ready.size();
+  s.jobs_reserved = tube.reserved_count;
+  s.jobs_delayed = tube.delayed.size();
+  s.jobs_buried = tube.buried.size();
+  s.total_jobs = tube.total_jobs;
+  s.using_count = tube.using_count;
+  s.watching_count = tube.watching_count;
+  s.waiting_count = tube.waiters.size();
+  s.cmd_delete = tube.cmd_delete;
+  s.cmd_pause_tube = tube.cmd_pause_tube;
+  s.paused = tube.paused();
+  if (s.paused) {
+    s.pause_duration = tube.pause_duration;
+    s.pause_left = std::max<Nanos>(0, tube.unpause_at - now);
+  }
+  return s;
+}
 
 bool is_tube_name_char(char c) {
   return kNameChars[static_cast<unsigned char>(c)];

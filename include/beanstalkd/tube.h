@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "beanstalkd/clock.h"
 #include "beanstalkd/intrusive_heap.h"
@@ -57,6 +58,22 @@ struct Tube {
   }
   bool unreferenced() const { return using_count == 0 && watching_count == 0 && job_count() == 0; }
 };
+
+// A tube's figures at one moment: what stats-tube and the metrics endpoint
+// report, each in its own units.
+struct TubeSnapshot {
+  std::string_view name;
+  std::uint64_t jobs_urgent = 0, jobs_ready = 0, jobs_reserved = 0, jobs_delayed = 0,
+                jobs_buried = 0;
+  std::uint64_t total_jobs = 0;
+  std::uint64_t using_count = 0, watching_count = 0, waiting_count = 0;
+  std::uint64_t cmd_delete = 0, cmd_pause_tube = 0;
+  bool paused = false;
+  Nanos pause_duration = 0;  // the current pause's length; 0 when not paused
+  Nanos pause_left = 0;      // until it ends; 0 when not paused
+};
+
+TubeSnapshot snapshot(const Tube& tube, Nanos now);
 
 struct TubeUnpauseOrder {
   bool operator()(const Tube& a, const Tube& b) const { return a.unpause_at < b.unpause_at; }

@@ -107,7 +107,7 @@ std::string render_server_stats(const ServerStats& s) {
   return y.take();
 }
 
-std::string render_tube_stats(const TubeStats& t) {
+std::string render_tube_stats(const TubeSnapshot& t) {
   YamlMap y;
   y.str("name", t.name);
   y.num("current-jobs-urgent", t.jobs_urgent);
@@ -116,13 +116,13 @@ std::string render_tube_stats(const TubeStats& t) {
   y.num("current-jobs-delayed", t.jobs_delayed);
   y.num("current-jobs-buried", t.jobs_buried);
   y.num("total-jobs", t.total_jobs);
-  y.num("current-using", t.current_using);
-  y.num("current-watching", t.current_watching);
-  y.num("current-waiting", t.current_waiting);
+  y.num("current-using", t.using_count);
+  y.num("current-watching", t.watching_count);
+  y.num("current-waiting", t.waiting_count);
   y.num("cmd-delete", t.cmd_delete);
   y.num("cmd-pause-tube", t.cmd_pause_tube);
-  y.num("pause", t.pause_seconds);
-  y.num("pause-time-left", t.pause_time_left);
+  y.num("pause", static_cast<std::uint64_t>(t.pause_duration / kNanosPerSecond));
+  y.num("pause-time-left", static_cast<std::uint64_t>(t.pause_left / kNanosPerSecond));
   return y.take();
 }
 

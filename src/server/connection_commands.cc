@@ -245,23 +245,7 @@ void Connection::reply_stats_tube(std::string_view name) {
     reply("NOT_FOUND\r\n");
     return;
   }
-  const Nanos now = server_.store().clock().now();
-  protocol::TubeStats s;
-  s.name = tube->name;
-  s.jobs_urgent = tube->urgent_count;
-  s.jobs_ready = tube->ready.size();
-  s.jobs_reserved = tube->reserved_count;
-  s.jobs_delayed = tube->delayed.size();
-  s.jobs_buried = tube->buried.size();
-  s.total_jobs = tube->total_jobs;
-  s.current_using = tube->using_count;
-  s.current_watching = tube->watching_count;
-  s.current_waiting = tube->waiters.size();
-  s.cmd_delete = tube->cmd_delete;
-  s.cmd_pause_tube = tube->cmd_pause_tube;
-  s.pause_seconds = whole_seconds(tube->pause_duration);
-  if (tube->paused()) s.pause_time_left = whole_seconds(tube->unpause_at - now);
-  reply_yaml(protocol::render_tube_stats(s));
+  reply_yaml(protocol::render_tube_stats(snapshot(*tube, server_.store().clock().now())));
 }
 
 }  // namespace beanstalkd::server

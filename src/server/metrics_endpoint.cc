@@ -76,27 +76,7 @@ MetricsSnapshot collect_metrics(Server& server) {
   const Nanos now = server.now();
   const std::vector<Tube*>& tubes = server.store().tubes();
   m.tubes.reserve(tubes.size());
-  for (const Tube* tube : tubes) {
-    TubeMetrics& t = m.tubes.emplace_back();
-    t.name = tube->name;
-    t.jobs_urgent = tube->urgent_count;
-    t.jobs_ready = tube->ready.size();
-    t.jobs_reserved = tube->reserved_count;
-    t.jobs_delayed = tube->delayed.size();
-    t.jobs_buried = tube->buried.size();
-    t.total_jobs = tube->total_jobs;
-    t.using_count = tube->using_count;
-    t.watching_count = tube->watching_count;
-    t.waiting_count = tube->waiters.size();
-    t.cmd_delete = tube->cmd_delete;
-    t.cmd_pause_tube = tube->cmd_pause_tube;
-    t.paused = tube->paused();
-    if (t.paused) {
-      t.pause_seconds = static_cast<double>(tube->pause_duration) / 1e9;
-      t.pause_remaining_seconds =
-          static_cast<double>(std::max<Nanos>(0, tube->unpause_at - now)) / 1e9;
-    }
-  }
+  for (const Tube* tube : tubes) m.tubes.push_back(snapshot(*tube, now));
   if (const wal::Wal* log = server.wal()) {
     WalMetrics& l = m.wal.emplace();
     l.stats = log->stats();

@@ -10,6 +10,10 @@ namespace beanstalkd::server {
 
 namespace {
 
+double seconds(Nanos ns) {
+  return static_cast<double>(ns) / static_cast<double>(kNanosPerSecond);
+}
+
 struct Label {
   std::string_view name;
   std::string_view value;
@@ -249,9 +253,9 @@ void render_wal(Writer& w, const MetricsSnapshot& m) {
 }
 
 void render_tubes(Writer& w, const MetricsSnapshot& m) {
-  const std::vector<TubeMetrics>& tubes = m.tubes;
+  const std::vector<TubeSnapshot>& tubes = m.tubes;
   w.family("beanstalkd_tube_jobs", "gauge", "Jobs in the tube, by state.");
-  for (const TubeMetrics& t : tubes) {
+  for (const TubeSnapshot& t : tubes) {
     const std::array<std::uint64_t, 4> jobs = {t.jobs_ready, t.jobs_reserved, t.jobs_delayed,
                                                t.jobs_buried};
     for (std::size_t i = 0; i < kStates.size(); ++i)
@@ -262,41 +266,41 @@ void render_tubes(Writer& w, const MetricsSnapshot& m) {
   // requires.
   struct UintFamily {
     std::string_view name, type, help;
-    std::uint64_t TubeMetrics::*field;
+    std::uint64_t TubeSnapshot::*field;
   };
   static constexpr std::array<UintFamily, 7> kFamilies = {{
       {"beanstalkd_tube_jobs_urgent", "gauge", "Ready jobs in the tube with priority below 1024.",
-       &TubeMetrics::jobs_urgent},
+       &TubeSnapshot::jobs_urgent},
       {"beanstalkd_tube_jobs_created_total", "counter", "Jobs put into the tube.",
-       &TubeMetrics::total_jobs},
+       &TubeSnapshot::total_jobs},
       {"beanstalkd_tube_connections_using", "gauge", "Connections using the tube.",
-       &TubeMetrics::using_count},
+       &TubeSnapshot::using_count},
       {"beanstalkd_tube_connections_watching", "gauge", "Connections watching the tube.",
-       &TubeMetrics::watching_count},
+       &TubeSnapshot::watching_count},
       {"beanstalkd_tube_connections_waiting", "gauge",
-       "Connections waiting in reserve on the tube.", &TubeMetrics::waiting_count},
+       "Connections waiting in reserve on the tube.", &TubeSnapshot::waiting_count},
       {"beanstalkd_tube_deletes_total", "counter", "Delete commands for jobs of the tube.",
-       &TubeMetrics::cmd_delete},
+       &TubeSnapshot::cmd_delete},
       {"beanstalkd_tube_pauses_total", "counter", "pause-tube commands for the tube.",
-       &TubeMetrics::cmd_pause_tube},
+       &TubeSnapshot::cmd_pause_tube},
   }};
   for (const UintFamily& f : kFamilies) {
     w.family(f.name, f.type, f.help);
-    for (const TubeMetrics& t : tubes) w.sample(f.name, {{"tube", t.name}}, t.*(f.field));
+    for (const TubeSnapshot& t : tubes) w.sample(f.name, {{"tube", t.name}}, t.*(f.field));
   }
 
   w.family("beanstalkd_tube_paused", "gauge", "1 while the tube is paused.");
-  for (const TubeMetrics& t : tubes)
+  for (const TubeSnapshot& t : tubes)
     w.sample("beanstalkd_tube_paused", {{"tube", t.name}}, t.paused);
   w.family("beanstalkd_tube_pause_duration_seconds", "gauge",
            "Length of the tube's current pause; 0 when not paused.");
-  for (const TubeMetrics& t : tubes)
-    w.sample("beanstalkd_tube_pause_duration_seconds", {{"tube", t.name}}, t.pause_seconds);
+  for (const TubeSnapshot& t : tubes)
+    w.sample("beanstalkd_tube_pause_duration_seconds", {{"tube", t.name}},
+             seconds(t.pause_duration));
   w.family("beanstalkd_tube_pause_remaining_seconds", "gauge",
            "Time until the tube's pause ends; 0 when not paused.");
-  for (const TubeMetrics& t : tubes)
-    w.sample("beanstalkd_tube_pause_remaining_seconds", {{"tube", t.name}},
-             t.pause_remaining_seconds);
+  for (const TubeSnapshot& t : tubes)
+    w.sample("beanstalkd_tube_pause_remaining_seconds", {{"tube", t.name}}, seconds(t.pause_left));
 }
 
 }  // namespace

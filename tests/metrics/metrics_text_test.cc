@@ -35,17 +35,17 @@ MetricsSnapshot sample_snapshot() {
   m.server.uptime_seconds = 42;
   m.server.max_job_size = 65535;
   m.server.current_tubes = 2;
-  TubeMetrics t;
+  TubeSnapshot t;
   t.name = "default";
   t.jobs_ready = 2;
   t.total_jobs = 5;
   m.tubes.push_back(t);
-  t = TubeMetrics{};
+  t = TubeSnapshot{};
   t.name = "emails";
   t.jobs_buried = 5;
   t.paused = true;
-  t.pause_seconds = 30;
-  t.pause_remaining_seconds = 12.5;
+  t.pause_duration = 30 * kNanosPerSecond;
+  t.pause_left = 12'500'000'000;
   m.tubes.push_back(t);
   return m;
 }
@@ -248,7 +248,7 @@ TEST(MetricsText, PerTubeFiguresAreLabelledAndGroupedByFamily) {
 TEST(MetricsText, LabelValuesAreEscaped) {
   MetricsSnapshot m;
   m.server.version = "v\"1\\x\ny";
-  TubeMetrics t;
+  TubeSnapshot t;
   const std::string name = "a\"b\\c\nd";
   t.name = name;
   m.tubes.push_back(t);
@@ -293,7 +293,7 @@ TEST(MetricsText, ThousandTubesRenderQuicklyAndLinearly) {
     MetricsSnapshot m = sample_snapshot();
     m.tubes.clear();
     for (std::size_t i = 0; i < n; ++i) {
-      TubeMetrics t;
+      TubeSnapshot t;
       t.name = names[i];
       t.jobs_ready = i;
       m.tubes.push_back(t);

@@ -294,8 +294,8 @@ TEST(StatsYaml, LargeCountersArePrintedInFull) {
 // ---------------------------------------------------------------------------
 // stats-tube
 
-TubeStats sample_tube_stats() {
-  TubeStats t;
+TubeSnapshot sample_tube_stats() {
+  TubeSnapshot t;
   t.name = "emails";
   t.jobs_urgent = 1;
   t.jobs_ready = 2;
@@ -303,13 +303,15 @@ TubeStats sample_tube_stats() {
   t.jobs_delayed = 4;
   t.jobs_buried = 5;
   t.total_jobs = 6;
-  t.current_using = 7;
-  t.current_watching = 8;
-  t.current_waiting = 9;
+  t.using_count = 7;
+  t.watching_count = 8;
+  t.waiting_count = 9;
   t.cmd_delete = 10;
   t.cmd_pause_tube = 11;
-  t.pause_seconds = 12;
-  t.pause_time_left = 13;
+  t.paused = true;
+  // Fractions of a second are cut off, as the reference prints them.
+  t.pause_duration = 12 * kNanosPerSecond + 999'999'999;
+  t.pause_left = 13 * kNanosPerSecond + 1;
   return t;
 }
 
@@ -337,7 +339,7 @@ TEST(StatsYaml, TubeStatsExactText) {
 }
 
 TEST(StatsYaml, TubeNameWithSpecialCharactersIsQuotedVerbatim) {
-  TubeStats t = sample_tube_stats();
+  TubeSnapshot t = sample_tube_stats();
   t.name = "a+b/c;d.e$f_g(h)-i";
   EXPECT_EQ(values_of(render_tube_stats(t))["name"], "\"a+b/c;d.e$f_g(h)-i\"");
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "beanstalkd/protocol/command.h"
+#include "beanstalkd/tube.h"
 
 namespace beanstalkd::protocol {
 
@@ -43,17 +44,6 @@ struct ServerStats {
   std::string_view platform;
 };
 
-struct TubeStats {
-  std::string_view name;
-  std::uint64_t jobs_urgent = 0, jobs_ready = 0, jobs_reserved = 0, jobs_delayed = 0,
-                jobs_buried = 0;
-  std::uint64_t total_jobs = 0;
-  std::uint64_t current_using = 0, current_watching = 0, current_waiting = 0;
-  std::uint64_t cmd_delete = 0, cmd_pause_tube = 0;
-  std::uint64_t pause_seconds = 0;
-  std::uint64_t pause_time_left = 0;
-};
-
 struct JobStats {
   std::uint64_t id = 0;
   std::string_view tube;
@@ -68,7 +58,8 @@ struct JobStats {
 };
 
 std::string render_server_stats(const ServerStats& s);
-std::string render_tube_stats(const TubeStats& t);
+// Durations in whole seconds, rounded down, as the reference prints them.
+std::string render_tube_stats(const TubeSnapshot& t);
 std::string render_job_stats(const JobStats& j);
 std::string render_name_list(const std::vector<std::string_view>& names);
 

@@ -22,18 +22,6 @@
 
 namespace beanstalkd::server {
 
-struct TubeMetrics {
-  std::string_view name;
-  std::uint64_t jobs_urgent = 0, jobs_ready = 0, jobs_reserved = 0, jobs_delayed = 0,
-                jobs_buried = 0;
-  std::uint64_t total_jobs = 0;
-  std::uint64_t using_count = 0, watching_count = 0, waiting_count = 0;
-  std::uint64_t cmd_delete = 0, cmd_pause_tube = 0;
-  bool paused = false;
-  double pause_seconds = 0;            // the pause's duration, 0 when not paused
-  double pause_remaining_seconds = 0;  // 0 when not paused
-};
-
 struct WalMetrics {
   wal::WalStats stats;  // sync_latency_buckets: a count per bucket, not cumulative
   bool healthy = true;
@@ -50,7 +38,7 @@ struct MetricsSnapshot {
   protocol::ServerStats server;
   // Per-command latency; buckets are counts per bucket, not cumulative.
   CommandLatencies latencies{};
-  std::vector<TubeMetrics> tubes;
+  std::vector<TubeSnapshot> tubes;
   std::optional<WalMetrics> wal;  // present when the server runs with -b
   bool ready = true;
 };
