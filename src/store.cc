@@ -472,7 +472,15 @@ Job* Store::peek_buried(const Session& session) const {
 
 // --- recovery -----------------------------------------------------------------
 
+void Store::adopt(Job* job) {
+  jobs_.insert(job);
+  job->heap_index = static_cast<HeapIndex>(adopted_.size());
+  adopted_.push_back(job);
+}
+
 void Store::forget(Job* job) {
+  adopted_[job->heap_index] = nullptr;
+  job->heap_index = kNotInHeap;
   jobs_.erase(job->id);
   Job::release_memory(job);
 }
@@ -481,10 +489,14 @@ void Store::finish_recovery(std::uint64_t next_id) {
   next_id_ = std::max(next_id_, next_id);
   std::vector<Job*> buried;
   std::vector<Job*> others;
-  jobs_.for_each([&](Job* job) {
+  others.reserve(adopted_.size());
+  for (Job* job : adopted_) {
+    if (!job) continue;
+    job->heap_index = kNotInHeap;
     next_id_ = std::max(next_id_, job->id + 1);
     (job->state == JobState::Buried ? buried : others).push_back(job);
-  });
+  }
+  std::vector<Job*>().swap(adopted_);
   std::sort(buried.begin(), buried.end(),
             [](const Job* a, const Job* b) { return a->deadline_at < b->deadline_at; });
   for (Job* job : buried) {

@@ -17,6 +17,9 @@ class JobIndex {
 
   std::size_t size() const { return size_; }
   Job* find(std::uint64_t id) const;
+  // A hint that `id` will be looked up or inserted soon: starts loading its
+  // slot, which in a large table is a cache miss.
+  void prefetch(std::uint64_t id) const { __builtin_prefetch(&slots_[slot_of(id)]); }
   // Precondition: no job with the same id is present.
   void insert(Job* job);
   // Returns false if absent.

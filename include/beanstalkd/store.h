@@ -59,7 +59,7 @@ class Store {
   // each where its state says (a reserved job comes back ready; buried jobs
   // in ascending burial order, kept in deadline_at) and drops empty tubes.
   Tube* recovery_tube(std::string_view name) { return find_or_make_tube(name); }
-  void adopt(Job* job) { jobs_.insert(job); }
+  void adopt(Job* job);
   void forget(Job* job);
   void finish_recovery(std::uint64_t next_id);
   template <typename Fn>
@@ -104,6 +104,7 @@ class Store {
   bool kick_job(std::uint64_t id);
 
   Job* find_job(std::uint64_t id) const { return jobs_.find(id); }
+  void prefetch_job_slot(std::uint64_t id) const { jobs_.prefetch(id); }
   Job* peek_ready(const Session& session) const;
   Job* peek_delayed(const Session& session) const;
   Job* peek_buried(const Session& session) const;
@@ -167,6 +168,11 @@ class Store {
   std::uint64_t next_id_ = 1;
   std::uint64_t bury_sequence_ = 0;
   JobIndex jobs_;
+  // While recovering: adopted jobs in the order they came (nullptr once
+  // forgotten; a job's heap_index is its position here until it is placed).
+  // finish_recovery() walks this rather than the index, whose hash order
+  // would make every job a cache miss.
+  std::vector<Job*> adopted_;
   std::unordered_map<std::string, std::unique_ptr<Tube>, NameHash, std::equal_to<>> tubes_;
   std::vector<Tube*> tube_list_;
   Tube* default_tube_ = nullptr;

@@ -110,6 +110,8 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
       next_id = std::max(next_id, r.id + 1);
       Job* job = r.id > highest_id_seen ? nullptr : store.find_job(r.id);
       highest_id_seen = std::max(highest_id_seen, r.id);
+      // Puts come in id order: the next record is most likely the next id.
+      store.prefetch_job_slot(r.id + 1);
       switch (type) {
         case RecordType::JobFull:
           if (!job) job = make_job(store, r.id, r.tube, r.body);
