@@ -82,6 +82,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
   // new: most records are, and skipping the index lookup (a cache miss in
   // a large table) for them saves a quarter of the replay time.
   std::uint64_t highest_id_seen = 0;
+  bool newest_is_empty = false;  // a start with no change since: its file is reused
   std::vector<std::uint32_t> damaged;
   bool gaps = false;
   std::string bytes;
@@ -149,6 +150,12 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     if (malformed > 0)
       spdlog::error("log file {}: {} records with a good checksum but bad contents", path,
                     malformed);
+    if (!scan.torn_tail && scan.damage.empty() && bytes.size() > scan.valid_end) {
+      // The zero-filled preallocation of a file the last run did not fill
+      // (or a crash kept from being cut back): give the space back.
+      fs_.truncate_file(path, scan.valid_end);
+    }
+    if (i + 1 == indexes.size()) newest_is_empty = scan.records == 0 && !is_damaged;
     if (scan.torn_tail) {
       if (i + 1 == indexes.size()) {
         // A crash in the middle of the last write: normal, cut it off.
@@ -213,8 +220,14 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
   store.finish_recovery(next_id);
   report.jobs = store.job_count();
 
-  // Write from now on into a new file.
+  // Write from now on into a new file; one that holds nothing but its
+  // header is replaced rather than followed, so that restarts without
+  // changes do not pile up files.
   append_index_ = (indexes.empty() ? 0 : indexes.back()) + 1;
+  if (newest_is_empty && !gaps) {
+    append_index_ = indexes.back();
+    files_.erase(append_index_);
+  }
   append_size_ = kFileHeaderSize;
   if (!open_file(append_index_)) {
     error = "cannot start a log file in " + options_.dir + ": " + failure_;

@@ -242,6 +242,18 @@ bool Wal::open_file(std::uint32_t index) {
   return true;
 }
 
+// A file that will get no more records gives back its zero-filled
+// preallocated tail, so that closed files take only the disk space their
+// records need (the compaction bound counts those bytes). A failure here
+// costs disk space, not data: it is only logged.
+void Wal::release_preallocation() {
+  auto it = files_.find(current_index_);
+  if (it == files_.end()) return;
+  if (int rc = current_->truncate(it->second.size); rc != 0) {
+    spdlog::warn("cannot give back the unused end of {}: {}", it->second.path, std::strerror(rc));
+  }
+}
+
 // Closes the current file, synced, and opens the next.
 bool Wal::rotate_to(std::uint32_t index) {
   if (current_) {
@@ -251,6 +263,7 @@ bool Wal::rotate_to(std::uint32_t index) {
       sync_now();
       if (failed_) return false;
     }
+    release_preallocation();
     current_.reset();
   }
   if (!open_file(index)) return false;
@@ -416,6 +429,7 @@ void Wal::close() {
   if (!failed_) write_pending();
   if (sync_thread_ && sync_thread_->busy()) handle_sync_result(sync_thread_->take());
   if (!failed_ && options_.policy != SyncPolicy::Never && written_seq_ > durable_seq_) sync_now();
+  if (!failed_) release_preallocation();
   if (failed_) {
     spdlog::error("write-ahead log not fully written at shutdown: {}", failure_);
   } else {

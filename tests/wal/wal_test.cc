@@ -63,8 +63,11 @@ class WalTest : public ::testing::Test {
     return o;
   }
 
-  std::unique_ptr<Instance> start(WalOptions o) {
-    auto inst = std::make_unique<Instance>(fs_, std::move(o));
+  std::unique_ptr<Instance> start(WalOptions o) { return start_on(fs_, std::move(o)); }
+  // On the real disk, for what the fault-injecting one leaves out
+  // (preallocation).
+  std::unique_ptr<Instance> start_on(FileSystem& file_system, WalOptions o) {
+    auto inst = std::make_unique<Instance>(file_system, std::move(o));
     EXPECT_TRUE(inst->wal.open(inst->store, inst->error, inst->report)) << inst->error;
     inst->store.attach(inst->session);
     return inst;
@@ -100,6 +103,7 @@ class WalTest : public ::testing::Test {
 
   std::string dir_;
   FaultInjectionFs fs_;
+  PosixFileSystem posix_;
 };
 
 TEST_F(WalTest, EveryStateAndCounterSurvivesARestart) {
@@ -448,6 +452,73 @@ TEST_F(WalTest, CompactionBoundsDiskUseUnderReleaseWithDelayChurn) {
   // The last release of job 5 (round 2999) set priority 2999.
   EXPECT_EQ(b->store.find_job(5)->priority, 2999u);
   EXPECT_EQ(b->store.find_job(5)->releases, 600u);
+}
+
+// The physical size of every file in the directory, lock and all.
+std::uint64_t disk_usage(const std::string& dir) {
+  std::uint64_t total = 0;
+  for (const auto& e : fs::directory_iterator(dir)) total += fs::file_size(e.path());
+  return total;
+}
+
+TEST_F(WalTest, RestartsWithoutChangesDoNotPileUpFiles) {
+  { start()->wal.flush(); }
+  const std::vector<std::string> first = wal_files();
+  for (int i = 0; i < 20; ++i) {
+    auto a = start();
+  }
+  EXPECT_EQ(wal_files(), first);
+  // ...and a start that changes something keeps its file.
+  {
+    auto a = start();
+    put(*a, "kept");
+  }
+  auto b = start();
+  EXPECT_EQ(b->report.jobs, 1u);
+  EXPECT_EQ(wal_files().size(), first.size() + 1);
+}
+
+TEST_F(WalTest, ClosedFilesGiveBackTheirPreallocatedSpace) {
+  WalOptions o = options(SyncPolicy::Never);
+  o.file_size = 64 * 1024;
+  {
+    auto a = start_on(posix_, o);
+    // About three files' worth of jobs, so that two files are closed.
+    for (int i = 0; i < 150; ++i) put(*a, std::string(1000, 'p'));
+    a->wal.flush();
+    ASSERT_GE(wal_files().size(), 4u);  // the lock and three files
+    // Closed files hold only their records; the open one is preallocated.
+    EXPECT_LE(disk_usage(dir_), a->wal.disk_bytes() + o.file_size);
+  }
+  // A clean shutdown cuts the last file back too.
+  auto b = start_on(posix_, o);
+  EXPECT_EQ(b->report.jobs, 150u);
+  b.reset();
+  std::uint64_t records = 0;
+  for (const std::string& name : wal_files())
+    if (name != "lock") records += read(name).size();
+  EXPECT_EQ(disk_usage(dir_), records);
+  EXPECT_LT(disk_usage(dir_), 150u * 1100 + 4 * 1024);
+}
+
+TEST_F(WalTest, AZeroFilledTailLeftByACrashIsCutBackAtStart) {
+  std::string name;
+  {
+    auto a = start_on(posix_, options(SyncPolicy::Never));
+    put(*a, "job");
+    a->wal.flush();
+    name = wal_files().back();
+    // Were the server killed here, the file would keep its preallocated
+    // size; the clean close below cuts it back, so put the zeros back after.
+    EXPECT_EQ(read(name).size(), 64u * 1024);
+  }
+  std::string bytes = read(name);
+  ASSERT_LT(bytes.size(), 1024u);
+  bytes.resize(64 * 1024, '\0');
+  write(name, bytes);
+  auto b = start_on(posix_, options());
+  EXPECT_EQ(b->report.jobs, 1u);
+  EXPECT_LT(read(name).size(), 1024u);
 }
 
 TEST_F(WalTest, DeletedJobsFilesAreRemovedOnceTheDeletesAreDurable) {

@@ -160,6 +160,7 @@ class Wal final : public Journal {
   void write_pending();
   bool open_file(std::uint32_t index);
   bool rotate_to(std::uint32_t index);
+  void release_preallocation();
   void maybe_start_sync();
   void handle_sync_result(const SyncThread::Result& result);
   void sync_now();
