@@ -3,7 +3,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <chrono>
+#include <utility>
 
 namespace beanstalkd::wal {
 
@@ -21,44 +23,71 @@ SyncThread::~SyncThread() {
   ::close(event_fd_);
 }
 
-void SyncThread::start(WritableFile* file, std::uint64_t sequence) {
+void SyncThread::request(WritableFile* file, std::uint64_t sequence) {
   {
     std::lock_guard lock(mutex_);
-    file_ = file;
-    sequence_ = sequence;
-    requested_ = true;
-    finished_ = false;
+    if (file != file_) {
+      assert(idle_locked());
+      file_ = file;
+    }
+    if (sequence > target_) target_ = sequence;
   }
-  busy_ = true;
   cv_.notify_all();
 }
 
-SyncThread::Result SyncThread::take() {
+SyncThread::Result SyncThread::collect() {
+  std::lock_guard lock(mutex_);
+  return collect_locked();
+}
+
+SyncThread::Result SyncThread::wait_idle() {
   std::unique_lock lock(mutex_);
-  cv_.wait(lock, [this] { return finished_; });
-  finished_ = false;
-  busy_ = false;
-  std::uint64_t drained;
+  cv_.wait(lock, [this] { return idle_locked(); });
+  return collect_locked();
+}
+
+bool SyncThread::idle() {
+  std::lock_guard lock(mutex_);
+  return idle_locked();
+}
+
+SyncThread::Result SyncThread::collect_locked() {
+  Result result;
+  if (done_ > reported_) result.sequence = reported_ = done_;
+  result.durations = std::move(durations_);
+  durations_.clear();
+  if (error_ != 0) {
+    result.error = std::exchange(error_, 0);
+    // The loop rewrites the unsynced records and asks again; the old
+    // requests are void.
+    target_ = done_;
+  }
   // Clear the eventfd's count; nothing to read is fine.
+  std::uint64_t drained;
   [[maybe_unused]] ssize_t n = ::read(event_fd_, &drained, sizeof drained);
-  return result_;
+  return result;
 }
 
 void SyncThread::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    cv_.wait(lock, [this] { return stop_ || requested_; });
+    cv_.wait(lock, [this] { return stop_ || (error_ == 0 && target_ > done_); });
     if (stop_) return;
-    requested_ = false;
     WritableFile* file = file_;
-    std::uint64_t sequence = sequence_;
+    const std::uint64_t sequence = target_;
+    syncing_ = true;
     lock.unlock();
     auto started = std::chrono::steady_clock::now();
     int error = file->sync();
     auto took = std::chrono::steady_clock::now() - started;
     lock.lock();
-    result_ = {sequence, error, std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()};
-    finished_ = true;
+    syncing_ = false;
+    durations_.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+    if (error != 0) {
+      error_ = error;
+    } else {
+      done_ = sequence;
+    }
     cv_.notify_all();
     std::uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(event_fd_, &one, sizeof one);

@@ -34,7 +34,7 @@ Wal::Wal(FileSystem& fs, WalOptions options) : fs_(fs), options_(std::move(optio
 
 Wal::~Wal() {
   if (store_) store_->set_journal(nullptr);
-  if (sync_thread_ && sync_thread_->busy()) sync_thread_->take();
+  if (sync_thread_) sync_thread_->wait_idle();
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
@@ -257,7 +257,7 @@ void Wal::release_preallocation() {
 // Closes the current file, synced, and opens the next.
 bool Wal::rotate_to(std::uint32_t index) {
   if (current_) {
-    if (sync_thread_ && sync_thread_->busy()) handle_sync_result(sync_thread_->take());
+    if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
     if (failed_) return false;
     if (options_.policy != SyncPolicy::Never && written_seq_ > durable_seq_) {
       sync_now();
@@ -326,11 +326,11 @@ void Wal::flush() {
 
 void Wal::maybe_start_sync() {
   if (failed_ || written_seq_ <= durable_seq_) return;
-  if (sync_thread_ && sync_thread_->busy()) return;  // it will look again when done
   last_sync_start_ = clock_->now();
   interval_sync_at_ = kNoTimer;
   if (sync_thread_) {
-    sync_thread_->start(current_.get(), written_seq_);
+    // Starts a sync, or has one follow the running one.
+    sync_thread_->request(current_.get(), written_seq_);
   } else {
     sync_now();
   }
@@ -338,8 +338,10 @@ void Wal::maybe_start_sync() {
 
 void Wal::sync_now() {
   const Nanos started = clock_->now();
-  SyncThread::Result result{written_seq_, current_->sync(), 0};
-  result.nanos = clock_->now() - started;
+  SyncThread::Result result;
+  result.error = current_->sync();
+  if (result.error == 0) result.sequence = written_seq_;
+  result.durations.push_back(clock_->now() - started);
   handle_sync_result(result);
 }
 
@@ -353,7 +355,13 @@ void Wal::note_sync_latency(std::int64_t nanos) {
 }
 
 void Wal::handle_sync_result(const SyncThread::Result& result) {
-  note_sync_latency(result.nanos);
+  for (std::int64_t nanos : result.durations) note_sync_latency(nanos);
+  // What the syncs before any failure made durable stays durable.
+  while (!unsynced_.empty() && unsynced_.front().end_seq <= result.sequence) {
+    synced_position_ += unsynced_.front().bytes.size();
+    unsynced_.pop_front();
+  }
+  durable_seq_ = std::max(durable_seq_, result.sequence);
   if (result.error != 0) {
     ++stats_.sync_failures;
     // After a failed fsync the kernel may have dropped the dirty pages, and
@@ -368,19 +376,14 @@ void Wal::handle_sync_result(const SyncThread::Result& result) {
     fail("syncing " + files_[current_index_].path, result.error);
     return;
   }
-  while (!unsynced_.empty() && unsynced_.front().end_seq <= result.sequence) {
-    synced_position_ += unsynced_.front().bytes.size();
-    unsynced_.pop_front();
-  }
-  durable_seq_ = std::max(durable_seq_, result.sequence);
   delete_doomed();
 }
 
 void Wal::on_sync_done() {
-  if (!sync_thread_ || !sync_thread_->busy()) return;
-  handle_sync_result(sync_thread_->take());
-  // Group commit: whatever was written meanwhile goes in the next sync.
-  if (options_.policy == SyncPolicy::Always) maybe_start_sync();
+  if (!sync_thread_) return;
+  // Group commit: whatever was written meanwhile is already in the next
+  // sync, which the thread started on its own.
+  handle_sync_result(sync_thread_->collect());
   if (options_.policy == SyncPolicy::Interval && written_seq_ > durable_seq_ &&
       interval_sync_at_ == kNoTimer)
     interval_sync_at_ = last_sync_start_ + options_.sync_interval;
@@ -406,7 +409,7 @@ void Wal::on_timer() {
   const Nanos now = clock_->now();
   if (failed_) {
     if (now < retry_at_) return;
-    if (sync_thread_ && sync_thread_->busy()) sync_thread_->take();
+    if (sync_thread_) sync_thread_->wait_idle();
     failed_ = false;
     write_pending();
     if (!failed_ && options_.policy != SyncPolicy::Never && current_) sync_now();
@@ -427,7 +430,7 @@ void Wal::on_timer() {
 void Wal::close() {
   if (!current_) return;
   if (!failed_) write_pending();
-  if (sync_thread_ && sync_thread_->busy()) handle_sync_result(sync_thread_->take());
+  if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
   if (!failed_ && options_.policy != SyncPolicy::Never && written_seq_ > durable_seq_) sync_now();
   if (!failed_) release_preallocation();
   if (failed_) {

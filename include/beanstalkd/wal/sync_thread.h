@@ -1,12 +1,18 @@
-// Runs fdatasync off the event loop, one at a time, so the loop keeps
-// reading and answering while the disk works. Completion is signalled on an
-// eventfd that the loop watches.
+// Runs fdatasync off the event loop, so the loop keeps reading and
+// answering while the disk works. Completion is signalled on an eventfd
+// that the loop watches.
+//
+// Syncs chain: records written while a sync runs are covered by the next
+// one, which the thread starts as soon as the running one returns, without
+// waiting for the loop to notice the first. The disk then syncs back to
+// back under load, and no wake-up of the loop sits between two syncs.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "beanstalkd/wal/file_system.h"
 
@@ -19,38 +25,43 @@ class SyncThread {
   SyncThread(const SyncThread&) = delete;
   SyncThread& operator=(const SyncThread&) = delete;
 
-  // Readable when a sync has finished; take() the result then.
+  // Readable when a sync has finished; collect() the results then.
   int event_fd() const { return event_fd_; }
-  bool busy() const { return busy_; }
 
-  // Starts syncing `file`, which covers records up to `sequence`.
-  // Precondition: !busy().
-  void start(WritableFile* file, std::uint64_t sequence);
+  // Asks for `file` to be synced up to record `sequence` (everything
+  // written to it so far). Switching to another file requires idle().
+  void request(WritableFile* file, std::uint64_t sequence);
 
   struct Result {
-    std::uint64_t sequence = 0;
-    int error = 0;
-    std::int64_t nanos = 0;  // how long the sync took
+    std::uint64_t sequence = 0;           // durable up to here (0: nothing new)
+    int error = 0;                        // a sync failed after that point
+    std::vector<std::int64_t> durations;  // nanoseconds, one per finished sync
   };
-  // Collects the finished sync's result. Precondition: busy().
-  // Blocks until it finishes if it has not yet.
-  Result take();
+  // What finished since the last call; never blocks. After an error the
+  // thread syncs nothing more until asked again.
+  Result collect();
+  // Waits until no sync runs or is wanted, then collect()s.
+  Result wait_idle();
+  bool idle();
 
  private:
   void run();
+  bool idle_locked() const { return !syncing_ && (error_ != 0 || target_ <= done_); }
+  Result collect_locked();
 
   int event_fd_;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
+  // Under mutex_.
   bool stop_ = false;
-  bool busy_ = false;  // main thread's view: a sync was started and not taken
-  // Shared with the worker, under mutex_.
   WritableFile* file_ = nullptr;
-  std::uint64_t sequence_ = 0;
-  bool requested_ = false;
-  bool finished_ = false;
-  Result result_;
+  std::uint64_t target_ = 0;  // wanted durable up to here
+  std::uint64_t done_ = 0;    // durable up to here
+  std::uint64_t reported_ = 0;
+  bool syncing_ = false;
+  int error_ = 0;
+  std::vector<std::int64_t> durations_;
 };
 
 }  // namespace beanstalkd::wal
