@@ -121,7 +121,7 @@ void Store::detach(Session& session) {
   if (!session.attached) return;
   if (session.waiting) stop_waiting(session);
   // Held jobs go back to ready; a disconnect is not a timeout.
-  while (Job* job = session.reserved.front()) {
+  for (Job* job : session.reserved.in_reservation_order()) {
     unlink(job);
     make_ready(job);
   }
@@ -208,7 +208,7 @@ void Store::make_delayed(Job* job, Nanos until) {
 void Store::make_buried(Job* job) {
   job->state = JobState::Buried;
   job->deadline_at = static_cast<Nanos>(++bury_sequence_);
-  job->tube->buried.push_back(job);
+  job->tube->buried.push(job);
   ++counts_.buried;
 }
 
@@ -219,7 +219,7 @@ void Store::hand_to(Session& session, Job* job) {
   job->reserver = &session;
   job->deadline_at = now + job->ttr();
   ++job->reserves;
-  session.reserved.push_back(job);
+  session.reserved.add(job);
   job_timers_.push(job);
   ++job->tube->reserved_count;
   ++counts_.reserved;
@@ -298,9 +298,8 @@ bool Store::any_ready(const Session& session) const {
 }
 
 bool Store::deadline_soon(const Session& session, Nanos now) const {
-  for (Job* job = session.reserved.front(); job; job = session.reserved.next(job))
-    if (now >= job->deadline_at - kSafetyMargin) return true;
-  return false;
+  return session.reserved.any_of(
+      [&](const Job* job) { return now >= job->deadline_at - kSafetyMargin; });
 }
 
 void Store::reserve(Session& session, std::optional<std::uint32_t> timeout_seconds) {
@@ -342,8 +341,8 @@ void Store::stop_waiting(Session& session) {
 void Store::schedule_tick(Session& session, Nanos now) {
   (void)now;
   Nanos tick = session.wait_until >= 0 ? session.wait_until : kNoTimer;
-  for (Job* job = session.reserved.front(); job; job = session.reserved.next(job))
-    tick = std::min(tick, job->deadline_at - kSafetyMargin);
+  session.reserved.for_each(
+      [&](const Job* job) { tick = std::min(tick, job->deadline_at - kSafetyMargin); });
   session.tick_at = tick;
   if (tick == kNoTimer) {
     if (session.tick_index != kNotInHeap) session_timers_.remove(&session);
@@ -437,7 +436,7 @@ std::uint32_t Store::kick(Session& session, std::uint32_t bound) {
   // Buried jobs first, oldest first; only if none, delayed jobs, soonest first.
   const bool from_buried = !tube->buried.empty();
   while (kicked < bound) {
-    Job* job = from_buried ? tube->buried.front() : tube->delayed.top();
+    Job* job = from_buried ? tube->buried.top() : tube->delayed.top();
     if (!job) break;
     unlink(job);
     ++job->kicks;
@@ -467,7 +466,7 @@ Job* Store::peek_delayed(const Session& session) const {
   return session.used->delayed.top();
 }
 Job* Store::peek_buried(const Session& session) const {
-  return session.used->buried.front();
+  return session.used->buried.top();
 }
 
 // --- recovery -----------------------------------------------------------------
@@ -497,11 +496,10 @@ void Store::finish_recovery(std::uint64_t next_id) {
     (job->state == JobState::Buried ? buried : others).push_back(job);
   }
   std::vector<Job*>().swap(adopted_);
-  std::sort(buried.begin(), buried.end(),
-            [](const Job* a, const Job* b) { return a->deadline_at < b->deadline_at; });
+  // The buried heap orders them by their burial sequence, kept in deadline_at.
   for (Job* job : buried) {
     job->state = JobState::Buried;
-    job->tube->buried.push_back(job);
+    job->tube->buried.push(job);
     ++counts_.buried;
     bury_sequence_ = std::max(bury_sequence_, static_cast<std::uint64_t>(job->deadline_at));
   }

@@ -9,7 +9,6 @@
 
 #include "beanstalkd/clock.h"
 #include "beanstalkd/intrusive_heap.h"
-#include "beanstalkd/intrusive_list.h"
 
 namespace beanstalkd {
 
@@ -32,9 +31,10 @@ struct Job {
   // runs out. While buried: its burial sequence number, which orders the
   // buried FIFO and is kept in the log so the order survives a restart.
   Nanos deadline_at = 0;
-  HeapIndex heap_index = kNotInHeap;   // in its tube's ready or delay heap
+  // Ready, delayed or buried: its position in its tube's heap of that
+  // state. Reserved: its position in the holder's ReservedJobs.
+  HeapIndex heap_index = kNotInHeap;
   HeapIndex timer_index = kNotInHeap;  // in the store's deadline heap
-  ListLink<Job> link;                  // tube's buried list or holder's reserved list
   std::uint32_t priority;
   std::uint32_t delay_seconds;  // as given by the last put or release
   std::uint32_t ttr_seconds;    // at least 1
@@ -67,9 +67,9 @@ struct Job {
 };
 
 // The header's size decides the job's malloc chunk: with a 100-byte body,
-// 112 + 102 bytes fit a 224-byte chunk (a 120-byte header needed 240).
+// 96 + 102 bytes fit a 208-byte chunk (a 120-byte header needed 240).
 // Growing the header costs every job in memory.
-static_assert(sizeof(Job) <= 112, "Job header grew");
+static_assert(sizeof(Job) <= 96, "Job header grew");
 
 struct ReadyOrder {
   bool operator()(const Job& a, const Job& b) const {
@@ -93,6 +93,7 @@ struct JobTimerSlot {
 using ReadyHeap = IntrusiveHeap<Job, ReadyOrder, JobHeapSlot>;
 using DelayHeap = IntrusiveHeap<Job, DeadlineOrder, JobHeapSlot>;
 using JobTimerHeap = IntrusiveHeap<Job, DeadlineOrder, JobTimerSlot>;
-using JobList = IntrusiveList<Job, &Job::link>;
+// Buried jobs come out in burial order: deadline_at holds the sequence.
+using BuriedHeap = IntrusiveHeap<Job, DeadlineOrder, JobHeapSlot>;
 
 }  // namespace beanstalkd

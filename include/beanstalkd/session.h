@@ -11,6 +11,7 @@
 #include "beanstalkd/clock.h"
 #include "beanstalkd/intrusive_heap.h"
 #include "beanstalkd/job.h"
+#include "beanstalkd/reserved_jobs.h"
 #include "beanstalkd/tube.h"
 
 namespace beanstalkd {
@@ -39,7 +40,7 @@ struct Session {
   // In the reference's order: appended on watch, and an ignore moves the
   // last entry into the freed place.
   std::vector<std::unique_ptr<WatchLink>> watched;
-  JobList reserved;
+  ReservedJobs reserved;
 
   bool waiting = false;
   Nanos wait_until = -1;  // reserve-with-timeout expiry; -1 = no limit

@@ -1,5 +1,5 @@
 // A tube: a named queue with its ready heap (priority, id), delay heap
-// (ready-at, id), buried FIFO, and the FIFO of connections waiting to
+// (ready-at, id), buried heap (burial order), and the FIFO of connections waiting to
 // reserve from it.
 #pragma once
 
@@ -35,7 +35,7 @@ struct Tube {
   std::string name;
   ReadyHeap ready;
   DelayHeap delayed;
-  JobList buried;
+  BuriedHeap buried;
   WaiterList waiters;
 
   std::uint64_t urgent_count = 0;    // ready jobs with priority < 1024

@@ -162,8 +162,8 @@ class Store : public ::testing::Test {
       EXPECT_EQ(tube->urgent_count, urgent) << "tube " << tube->name;
       for (std::size_t i = 0; i < tube->delayed.size(); ++i)
         EXPECT_EQ(tube->delayed.at(i)->state, JobState::Delayed);
-      for (Job* j = tube->buried.front(); j; j = tube->buried.next(j))
-        EXPECT_EQ(j->state, JobState::Buried);
+      for (std::size_t i = 0; i < tube->buried.size(); ++i)
+        EXPECT_EQ(tube->buried.at(i)->state, JobState::Buried);
       sum.urgent += urgent;
       sum.ready += tube->ready.size();
       sum.delayed += tube->delayed.size();
@@ -174,11 +174,11 @@ class Store : public ::testing::Test {
     }
     std::uint64_t held = 0;
     for (auto& c : clients_) {
-      for (Job* j = c->session.reserved.front(); j; j = c->session.reserved.next(j)) {
+      c->session.reserved.for_each([&](const Job* j) {
         EXPECT_EQ(j->state, JobState::Reserved);
         EXPECT_EQ(j->reserver, &c->session);
         ++held;
-      }
+      });
     }
     const JobCounts& c = store.job_counts();
     EXPECT_EQ(c.urgent, sum.urgent);
@@ -1234,6 +1234,31 @@ TEST_F(Store, DetachHandsReturnedJobsToWaiters) {
   store.detach(a.session);
   EXPECT_EQ(b.heard(), Outcomes{reserved(id)});
   EXPECT_EQ(a.heard(), Outcomes{});
+}
+
+// The reference returns a closing connection's jobs in the order it reserved
+// them, each straight to a waiter if there is one: the first waiter gets the
+// oldest reservation still held, whatever the priorities.
+TEST_F(Store, DetachReturnsHeldJobsInReservationOrder) {
+  Client& a = connect();
+  Client& b = connect();
+  Client& c = connect();
+  Client& d = connect();
+  std::uint64_t j1 = put(a, 50);
+  std::uint64_t j2 = put(a, 10);
+  std::uint64_t j3 = put(a, 30);
+  std::uint64_t j4 = put(a, 20);
+  // Reserve order: 2, 4, 3, 1 (priority order); then give back 4.
+  for (int i = 0; i < 4; ++i) reserve(a);
+  ASSERT_TRUE(store.release(a.session, j4, 20, 0));
+  ASSERT_EQ(reserve(b), Outcomes{reserved(j4)});
+  reserve(c);
+  reserve(d);
+  store.detach(a.session);
+  // a still held 2, 3, 1, reserved in that order.
+  EXPECT_EQ(c.heard(), Outcomes{reserved(j2)});
+  EXPECT_EQ(d.heard(), Outcomes{reserved(j3)});
+  EXPECT_EQ(state_of(j1), JobState::Ready);
 }
 
 TEST_F(Store, DetachOfAWaitingSessionStopsItsWait) {
