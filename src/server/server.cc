@@ -231,6 +231,10 @@ int Server::run() {
 // blocking, for at most the current window, and returns as soon as some
 // connection has replies to write.
 void Server::wait_for_events() {
+  if (idle_poll_.max_window() == 0) {  // the default: just sleep
+    event_base_loop(base_, EVLOOP_ONCE);
+    return;
+  }
   Nanos started = clock_.now();
   // What the previous turn cost: its waiting, then its work until now.
   idle_poll_.record_turn(turn_idle_, started - turn_started_);
