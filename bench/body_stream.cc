@@ -111,6 +111,17 @@ void BodyStream::send_all(const char* data, std::size_t size) {
   }
 }
 
+// Waits for and receives at least one byte, at most `capacity`.
+std::size_t BodyStream::receive(char* buffer, std::size_t capacity) {
+  for (;;) {
+    const ssize_t n = ::recv(fd_, buffer, capacity, 0);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) throw BenchError("the server closed the connection");
+    if (errno != EAGAIN && errno != EINTR) throw BenchError(errno_message("recv"));
+    wait_for(fd_, POLLIN, deadline_ns_);
+  }
+}
+
 std::string BodyStream::read_line() {
   for (;;) {
     if (const std::size_t end = input_.find("\r\n"); end != std::string::npos) {
@@ -119,16 +130,7 @@ std::string BodyStream::read_line() {
       return line;
     }
     char buffer[4096];
-    const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-    if (n > 0) {
-      input_.append(buffer, static_cast<std::size_t>(n));
-    } else if (n == 0) {
-      throw BenchError("the server closed the connection");
-    } else if (errno == EAGAIN || errno == EINTR) {
-      wait_for(fd_, POLLIN, deadline_ns_);
-    } else {
-      throw BenchError(errno_message("recv"));
-    }
+    input_.append(buffer, receive(buffer, sizeof buffer));
   }
 }
 
@@ -138,18 +140,7 @@ void BodyStream::skip(std::size_t size) {
   input_.erase(0, buffered);
   size -= buffered;
   std::string chunk(kReadChunk, '\0');
-  while (size > 0) {
-    const ssize_t n = ::recv(fd_, chunk.data(), std::min(size, chunk.size()), 0);
-    if (n > 0) {
-      size -= static_cast<std::size_t>(n);
-    } else if (n == 0) {
-      throw BenchError("the server closed the connection");
-    } else if (errno == EAGAIN || errno == EINTR) {
-      wait_for(fd_, POLLIN, deadline_ns_);
-    } else {
-      throw BenchError(errno_message("recv"));
-    }
-  }
+  while (size > 0) size -= receive(chunk.data(), std::min(size, chunk.size()));
 }
 
 }  // namespace bench

@@ -36,6 +36,7 @@ class BodyStream {
   void loop();
   void one_cycle(const std::string& body);
   void send_all(const char* data, std::size_t size);
+  std::size_t receive(char* buffer, std::size_t capacity);
   std::string read_line();
   void skip(std::size_t size);
 

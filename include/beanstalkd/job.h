@@ -29,7 +29,7 @@ struct Job {
   Nanos created_at;
   // While delayed: when the job becomes ready. While reserved: when its TTR
   // runs out. While buried: its burial sequence number, which orders the
-  // buried FIFO and is kept in the log so the order survives a restart.
+  // buried heap and is kept in the log so the order survives a restart.
   Nanos deadline_at = 0;
   // Ready, delayed or buried: its position in its tube's heap of that
   // state. Reserved: its position in the holder's ReservedJobs.

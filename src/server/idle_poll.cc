@@ -11,13 +11,9 @@ void IdlePoll::blocked_for(Nanos blocked) {
     if (blocked > window_) window_ = std::min(max_window_, std::max(kStartWindow, window_ * 2));
   } else {
     // The wait was longer than we are ever willing to poll.
-    shrink();
+    window_ /= 2;
+    if (window_ < kStartWindow) window_ = 0;
   }
-}
-
-void IdlePoll::shrink() {
-  window_ /= 2;
-  if (window_ < kStartWindow) window_ = 0;
 }
 
 void IdlePoll::record_turn(Nanos idle, Nanos total) {

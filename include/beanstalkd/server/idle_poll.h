@@ -58,8 +58,6 @@ class IdlePoll {
   void record_turn(Nanos idle, Nanos total);
 
  private:
-  void shrink();
-
   Nanos max_window_;
   Nanos window_ = 0;
   double load_ = 0;
