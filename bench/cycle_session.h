@@ -20,6 +20,7 @@ class CycleSession : public Session {
   void on_reply(WorkerContext& ctx, const Reply& reply, std::int64_t now_ns) override;
   void on_tick(WorkerContext& ctx, std::int64_t now_ns) override;
   bool paced() const override { return paced_; }
+  bool ready_to_send() const override { return step_ == Step::idle; }
 
  private:
   enum class Step : std::uint8_t { idle, put, reserve, remove };

@@ -19,8 +19,12 @@ void PutSession::start(WorkerContext& ctx, std::int64_t now_ns) {
 
 void PutSession::pump(WorkerContext& ctx, std::int64_t now_ns) {
   std::string& out = connection().output();
+  held_by_pacer_ = false;
   while (!budget_used_ && puts_in_flight_ < plan_.depth) {
-    if (plan_.paced && ctx.pacer.available(now_ns) <= 0) break;
+    if (plan_.paced && ctx.pacer.available(now_ns) <= 0) {
+      held_by_pacer_ = true;
+      break;
+    }
     if (plan_.window > 0 && ctx.run.undelivered() >= plan_.window) break;
     if (!ctx.run.claim_job(now_ns)) {
       budget_used_ = true;

@@ -40,6 +40,7 @@ class PutSession : public Session {
   void on_reply(WorkerContext& ctx, const Reply& reply, std::int64_t now_ns) override;
   void on_tick(WorkerContext& ctx, std::int64_t now_ns) override { pump(ctx, now_ns); }
   bool paced() const override { return plan_.paced; }
+  bool ready_to_send() const override { return held_by_pacer_; }
   bool ticks() const override { return plan_.paced || plan_.window > 0; }
   bool is_producer() const override { return !plan_.completes_jobs; }
 
@@ -61,6 +62,7 @@ class PutSession : public Session {
   std::deque<InFlight> in_flight_;
   std::size_t puts_in_flight_ = 0;
   bool budget_used_ = false;
+  bool held_by_pacer_ = false;  // the last pump stopped only because the pacer said wait
   std::vector<std::uint64_t> ids_;
 };
 

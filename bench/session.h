@@ -28,6 +28,10 @@ class Session {
   // pacer (or the delivery window) allows even though no reply of theirs arrived.
   virtual void on_tick(WorkerContext& /*ctx*/, std::int64_t /*now_ns*/) {}
   virtual bool paced() const { return false; }
+  // For paced sessions: whether the session would send now if the pacer allowed it. One that is
+  // waiting for replies instead (its pipeline is full) must not make the worker wake up for the
+  // pacer: with the pacer overdue, that wake-up would be a busy loop.
+  virtual bool ready_to_send() const { return true; }
   // Whether on_tick is wanted: paced sessions, and producers waiting for deliveries elsewhere.
   virtual bool ticks() const { return paced(); }
   // A producer in an end-to-end scenario: the phase ends after every producer is done and all

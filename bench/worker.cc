@@ -90,15 +90,17 @@ void Worker::run(std::int64_t start_ns) {
                 " connections still busy (is the server stuck?)");
       break;
     }
+    bool waiting_for_pacer = false;
     for (const std::size_t index : tickers_) {
       Peer& peer = peers_[index];
       if (peer.session->finished()) continue;
       peer.session->on_tick(context_, now);
       settle(epoll.get(), peer);
+      if (peer.session->paced() && peer.session->ready_to_send()) waiting_for_pacer = true;
     }
 
     std::int64_t timeout = std::min(kMaxWaitNs, run_.hard_deadline_ns() - now);
-    if (!tickers_.empty() && context_.pacer.limited()) {
+    if (waiting_for_pacer && context_.pacer.limited()) {
       timeout = std::min(timeout, context_.pacer.next_due_ns() - now);
     }
     if (tickers_wait_for_others_) timeout = std::min(timeout, kPollForOthersNs);
