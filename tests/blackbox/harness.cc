@@ -23,6 +23,8 @@
 #include <sstream>
 #include <thread>
 
+#include "reference_stats_keys.h"
+
 extern char** environ;
 
 namespace bbt {
@@ -228,83 +230,15 @@ std::string unquote(std::string_view value) {
 }
 
 const std::vector<std::string>& stats_keys() {
-  static const std::vector<std::string> keys = {"current-jobs-urgent",
-                                                "current-jobs-ready",
-                                                "current-jobs-reserved",
-                                                "current-jobs-delayed",
-                                                "current-jobs-buried",
-                                                "cmd-put",
-                                                "cmd-peek",
-                                                "cmd-peek-ready",
-                                                "cmd-peek-delayed",
-                                                "cmd-peek-buried",
-                                                "cmd-reserve",
-                                                "cmd-reserve-with-timeout",
-                                                "cmd-delete",
-                                                "cmd-release",
-                                                "cmd-use",
-                                                "cmd-watch",
-                                                "cmd-ignore",
-                                                "cmd-bury",
-                                                "cmd-kick",
-                                                "cmd-touch",
-                                                "cmd-stats",
-                                                "cmd-stats-job",
-                                                "cmd-stats-tube",
-                                                "cmd-list-tubes",
-                                                "cmd-list-tube-used",
-                                                "cmd-list-tubes-watched",
-                                                "cmd-pause-tube",
-                                                "job-timeouts",
-                                                "total-jobs",
-                                                "max-job-size",
-                                                "current-tubes",
-                                                "current-connections",
-                                                "current-producers",
-                                                "current-workers",
-                                                "current-waiting",
-                                                "total-connections",
-                                                "pid",
-                                                "version",
-                                                "rusage-utime",
-                                                "rusage-stime",
-                                                "uptime",
-                                                "binlog-oldest-index",
-                                                "binlog-current-index",
-                                                "binlog-records-migrated",
-                                                "binlog-records-written",
-                                                "binlog-max-size",
-                                                "draining",
-                                                "id",
-                                                "hostname",
-                                                "os",
-                                                "platform"};
-  return keys;
+  return beanstalkd::testing::kServerKeys;
 }
 
 const std::vector<std::string>& stats_job_keys() {
-  static const std::vector<std::string> keys = {
-      "id",        "tube", "state",    "pri",      "age",      "delay",  "ttr",
-      "time-left", "file", "reserves", "timeouts", "releases", "buries", "kicks"};
-  return keys;
+  return beanstalkd::testing::kJobKeys;
 }
 
 const std::vector<std::string>& stats_tube_keys() {
-  static const std::vector<std::string> keys = {"name",
-                                                "current-jobs-urgent",
-                                                "current-jobs-ready",
-                                                "current-jobs-reserved",
-                                                "current-jobs-delayed",
-                                                "current-jobs-buried",
-                                                "total-jobs",
-                                                "current-using",
-                                                "current-watching",
-                                                "current-waiting",
-                                                "cmd-delete",
-                                                "cmd-pause-tube",
-                                                "pause",
-                                                "pause-time-left"};
-  return keys;
+  return beanstalkd::testing::kTubeKeys;
 }
 
 // ---------------------------------------------------------------- Client

@@ -12,9 +12,14 @@
 #include <vector>
 
 #include "beanstalkd/protocol/command.h"
+#include "reference_stats_keys.h"
 
 namespace beanstalkd::protocol {
 namespace {
+
+using beanstalkd::testing::kJobKeys;
+using beanstalkd::testing::kServerKeys;
+using beanstalkd::testing::kTubeKeys;
 
 // Splits "---\nk: v\n..." into its lines after the header, checking the
 // framing on the way.
@@ -57,83 +62,6 @@ std::map<std::string, std::string> values_of(const std::string& yaml) {
   }
   return values;
 }
-
-// Transcribed from compat-notes.md.
-const std::vector<std::string> kServerKeys = {
-    "current-jobs-urgent",
-    "current-jobs-ready",
-    "current-jobs-reserved",
-    "current-jobs-delayed",
-    "current-jobs-buried",
-    "cmd-put",
-    "cmd-peek",
-    "cmd-peek-ready",
-    "cmd-peek-delayed",
-    "cmd-peek-buried",
-    "cmd-reserve",
-    "cmd-reserve-with-timeout",
-    "cmd-delete",
-    "cmd-release",
-    "cmd-use",
-    "cmd-watch",
-    "cmd-ignore",
-    "cmd-bury",
-    "cmd-kick",
-    "cmd-touch",
-    "cmd-stats",
-    "cmd-stats-job",
-    "cmd-stats-tube",
-    "cmd-list-tubes",
-    "cmd-list-tube-used",
-    "cmd-list-tubes-watched",
-    "cmd-pause-tube",
-    "job-timeouts",
-    "total-jobs",
-    "max-job-size",
-    "current-tubes",
-    "current-connections",
-    "current-producers",
-    "current-workers",
-    "current-waiting",
-    "total-connections",
-    "pid",
-    "version",
-    "rusage-utime",
-    "rusage-stime",
-    "uptime",
-    "binlog-oldest-index",
-    "binlog-current-index",
-    "binlog-records-migrated",
-    "binlog-records-written",
-    "binlog-max-size",
-    "draining",
-    "id",
-    "hostname",
-    "os",
-    "platform",
-};
-
-const std::vector<std::string> kTubeKeys = {
-    "name",
-    "current-jobs-urgent",
-    "current-jobs-ready",
-    "current-jobs-reserved",
-    "current-jobs-delayed",
-    "current-jobs-buried",
-    "total-jobs",
-    "current-using",
-    "current-watching",
-    "current-waiting",
-    "cmd-delete",
-    "cmd-pause-tube",
-    "pause",
-    "pause-time-left",
-};
-
-const std::vector<std::string> kJobKeys = {
-    "id",        "tube", "state",    "pri",      "age",      "delay",  "ttr",
-    "time-left", "file", "reserves", "timeouts", "releases", "buries", "kicks",
-};
 
 ServerStats sample_server_stats() {
   ServerStats s;
