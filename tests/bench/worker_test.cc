@@ -108,7 +108,9 @@ TEST(BenchWorkerTest, PacedProducerSendsAtItsRateWhileItHasRoom) {
   // due (the pacer is open loop, so a late wake-up sends the overdue ones at once).
   const RunOutcome outcome = run_paced_producer(1000, 10000, 300 * kNanosPerMilli);
   const double expected = static_cast<double>(outcome.wall_ns) / 1e6;
-  EXPECT_GE(static_cast<double>(outcome.puts), expected * 0.8);
+  // Loose below: a thread kept off the CPU just before the deadline stops without sending what
+  // fell due meanwhile.
+  EXPECT_GE(static_cast<double>(outcome.puts), expected * 0.5);
   EXPECT_LE(static_cast<double>(outcome.puts), expected + 2);
   EXPECT_LT(outcome.cpu_ns, outcome.wall_ns / 4)
       << "cpu " << outcome.cpu_ns << " ns over " << outcome.wall_ns << " ns";
