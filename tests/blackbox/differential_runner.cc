@@ -35,6 +35,27 @@ std::size_t count_crlf(const std::string& s) {
   return n;
 }
 
+std::optional<std::size_t> to_size(const std::string& s);
+
+// One reply with its CRLFs: a line, and the body that an OK, RESERVED or
+// FOUND line announces. A missing reply is a marker in the stream.
+std::string read_one_reply(Client& c) {
+  try {
+    const std::string line = c.read_line(3000ms);
+    std::string reply = line + "\r\n";
+    const std::size_t last_space = line.rfind(' ');
+    const bool has_body = line.rfind("OK ", 0) == 0 || line.rfind("RESERVED ", 0) == 0 ||
+                          line.rfind("FOUND ", 0) == 0;
+    if (has_body && last_space != std::string::npos) {
+      if (auto size = to_size(line.substr(last_space + 1)))
+        reply += c.read_exact(*size + 2, 3000ms);
+    }
+    return reply;
+  } catch (const HarnessError&) {
+    return "<no reply>";
+  }
+}
+
 Transcript run_case(const std::string& binary, const Case& tc) {
   Transcript t;
   try {
@@ -68,6 +89,16 @@ Transcript run_case(const std::string& binary, const Case& tc) {
           if (c.is_open() && !c.try_send(st.data)) {
             t.error += "send failed on connection " + std::to_string(st.conn) + "; ";
           }
+          break;
+        }
+        case Step::Kind::Request: {
+          Client& c = conn(st.conn);
+          if (!c.is_open()) break;
+          if (!c.try_send(st.data)) {
+            t.error += "send failed on connection " + std::to_string(st.conn) + "; ";
+            break;
+          }
+          t.streams[static_cast<std::size_t>(st.conn)] += read_one_reply(c);
           break;
         }
         case Step::Kind::Sleep:
@@ -250,6 +281,9 @@ std::string describe_script(const Case& tc) {
         out += "[" + std::to_string(st.conn) + "] \"" + shown + "\" ";
         break;
       }
+      case Step::Kind::Request:
+        out += "[" + std::to_string(st.conn) + " request] \"" + visible(st.data) + "\" ";
+        break;
       case Step::Kind::Sleep:
         out += "[sleep " + std::to_string(st.amount) + "ms] ";
         break;

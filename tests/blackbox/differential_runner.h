@@ -7,6 +7,8 @@
 //
 // A script is a list of steps:
 //   S("bytes")        send on connection 0        S(1, "bytes") on connection 1
+//   R(conn, "bytes")  send, then read exactly one reply (a line, and the body
+//                     that an OK, RESERVED or FOUND line announces) (max 3 s)
 //   Sleep(ms)         pause
 //   Sync(conn, n)     wait until n more reply lines arrived on conn (max 3 s)
 //   Signal(SIGUSR1)   signal the server process
@@ -22,7 +24,7 @@
 namespace bbt {
 
 struct Step {
-  enum class Kind { Send, Sleep, Sync, Signal, Close } kind = Kind::Send;
+  enum class Kind { Send, Request, Sleep, Sync, Signal, Close } kind = Kind::Send;
   int conn = 0;
   std::string data;
   int amount = 0;  // ms for Sleep, lines for Sync, signal number for Signal
@@ -33,6 +35,9 @@ inline Step S(std::string data) {
 }
 inline Step S(int conn, std::string data) {
   return Step{Step::Kind::Send, conn, std::move(data), 0};
+}
+inline Step R(int conn, std::string data) {
+  return Step{Step::Kind::Request, conn, std::move(data), 0};
 }
 inline Step Sleep(int ms) {
   return Step{Step::Kind::Sleep, 0, {}, ms};

@@ -4,13 +4,14 @@
 // the reply streams must be equal. The table in differential_test.cc covers
 // each case on purpose; this covers the combinations nobody thought to write.
 //
-// The generator stays on one connection (two would race, and the replies
-// would depend on timing), uses no timers (delays 0, long TTRs, timeouts of
-// 0), and leaves out the project's deliberate differences from the reference
-// (doc/compatibility.md): bare CRs and overlong command lines, and
-// reserve-with-timeout arguments other than plain digits. Everything else in
-// the grammar goes in, including bad numbers, bad tube names, bodies that are
-// too short or too long, and commands without their arguments.
+// Two kinds of script: one connection with everything pipelined, and two
+// connections taking turns, each command awaiting its reply (so that jobs
+// one connection holds meet the other's commands). No timers (delays of 10 s
+// and more, long TTRs, timeouts of 0), and none of the project's deliberate
+// differences from the reference (doc/compatibility.md): no bare CRs, no
+// overlong command lines, no reserve-with-timeout arguments other than plain
+// digits. Everything else in the grammar goes in, including bad numbers, bad
+// tube names, bodies too short or too long, commands without arguments.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -27,13 +28,29 @@ class CommandGenerator {
  public:
   explicit CommandGenerator(std::uint64_t seed) : random_(seed) {}
 
-  // `count` commands, each sent as a step of its own so that the server sees
-  // them pipelined in whatever chunks the kernel makes.
+  // `count` commands on one connection, each sent as a step of its own so
+  // that the server sees them pipelined in whatever chunks the kernel makes.
   Case script(const std::string& name, int count) {
     Case c{name, {}};
-    for (int i = 0; i < count; ++i) c.steps.push_back(S(command()));
+    for (int i = 0; i < count; ++i) {
+      for (const std::string& line : command()) c.steps.push_back(S(line));
+    }
     // Sometimes the client says goodbye; otherwise it half-closes.
     if (chance(50)) c.steps.push_back(S("quit\r\n"));
+    return c;
+  }
+
+  // `count` commands over two connections, each awaiting its reply before
+  // the next is sent, so the order between the connections is fixed. Only
+  // commands that get exactly one reply: no body of the wrong size, no put
+  // line whose body would be read as a command.
+  Case two_connection_script(const std::string& name, int count) {
+    one_reply_each_ = true;
+    Case c{name, {}};
+    for (int i = 0; i < count; ++i) {
+      const int conn = static_cast<int>(below(2));
+      for (const std::string& line : command()) c.steps.push_back(R(conn, line));
+    }
     return c;
   }
 
@@ -87,27 +104,32 @@ class CommandGenerator {
     ++puts_;
     const std::string payload = body();
     std::size_t declared = payload.size();
-    if (chance(10)) declared += 1;                  // the next command's first byte completes it
-    if (chance(10) && declared > 0) declared -= 1;  // EXPECTED_CRLF
+    std::string pri = std::to_string(below(3) * 1023);
+    std::string delay = chance(80) ? "0" : std::to_string(10 + below(100));
+    if (!one_reply_each_) {
+      if (chance(10)) declared += 1;                  // the next command's first byte completes it
+      if (chance(10) && declared > 0) declared -= 1;  // EXPECTED_CRLF
+      if (chance(30)) pri = number();
+      if (chance(10)) delay = pick(std::vector<std::string>{"-1", "x", ""});
+    }
     static const std::vector<std::string> ttrs = {"100", "4294967295", "120"};
-    const std::string pri = chance(70) ? std::to_string(below(3) * 1023) : number();
-    const std::string delay = chance(90) ? "0" : pick(std::vector<std::string>{"-1", "x", ""});
     return "put " + pri + " " + delay + " " + pick(ttrs) + " " + std::to_string(declared) + "\r\n" +
            payload + "\r\n";
   }
 
   // Reserves a job by id and does something with it, so that release, bury
   // and touch find jobs that this connection holds.
-  std::string reserve_and_act() {
+  std::vector<std::string> reserve_and_act() {
     const std::string id = number();
     const std::vector<std::string> actions = {"release " + id + " " + number() + " 0",
                                               "bury " + id + " " + number(), "touch " + id,
                                               "delete " + id, "stats-job " + id};
-    return "reserve-job " + id + "\r\n" + pick(actions) + "\r\n";
+    return {"reserve-job " + id + "\r\n", pick(actions) + "\r\n"};
   }
 
-  std::string command() {
-    if (chance(25)) return put();
+  // One command, or a few that belong together.
+  std::vector<std::string> command() {
+    if (chance(25)) return {put()};
     if (chance(15)) return reserve_and_act();
     const std::vector<std::string> lines = {
         "use " + tube(),
@@ -149,11 +171,12 @@ class CommandGenerator {
         "peek-ready x",
         "stats-job 1 2",
     };
-    return pick(lines) + "\r\n";
+    return {pick(lines) + "\r\n"};
   }
 
   std::mt19937_64 random_;
   std::size_t puts_ = 0;  // about the newest job's id
+  bool one_reply_each_ = false;
 };
 
 class RandomDifferential : public ::testing::TestWithParam<std::uint64_t> {};
@@ -162,6 +185,13 @@ TEST_P(RandomDifferential, SameRepliesAsReference) {
   const std::uint64_t seed = GetParam();
   CommandGenerator generator(seed);
   expect_same_replies_as_reference(generator.script("seed " + std::to_string(seed), 400));
+}
+
+TEST_P(RandomDifferential, SameRepliesAsReferenceOverTwoConnections) {
+  const std::uint64_t seed = GetParam();
+  CommandGenerator generator(seed);
+  expect_same_replies_as_reference(
+      generator.two_connection_script("seed " + std::to_string(seed), 300));
 }
 
 // Fixed seeds: a failure is reproducible from the test's name.
