@@ -18,6 +18,9 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
   bool obsolete_c = false;
   bool obsolete_n = false;
   std::uint64_t max_job_size = o.max_job_size;
+  // Wider than the port itself, so 99999 is reported as out of range rather
+  // than as a number that "could not convert".
+  std::uint32_t port = o.port;
 
   app.add_option("-b,--binlog-dir", o.binlog_dir,
                  "Write-ahead log directory: jobs survive restarts (default: memory only)")
@@ -31,9 +34,10 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
                  "Listen on ADDR (IPv4, IPv6, host name, or unix:PATH)")
       ->type_name("ADDR")
       ->capture_default_str();
-  app.add_option("-p,--port", o.port, "Listen on TCP port PORT")
+  app.add_option("-p,--port", port, "Listen on TCP port PORT")
       ->type_name("PORT")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 65535u));
   app.add_option("-u,--user", o.user, "Become USER and its group after binding")->type_name("USER");
   app.add_option("-z,--max-job-size", max_job_size,
                  "Maximum job body size in bytes (at most 1073741824)")
@@ -85,6 +89,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
                          "; using the limit, " + std::to_string(kMaxJobSizeLimit));
     max_job_size = kMaxJobSizeLimit;
   }
+  o.port = static_cast<std::uint16_t>(port);
   o.max_job_size = static_cast<std::uint32_t>(max_job_size);
   if (o.binlog_size < kMinBinlogSize) {
     o.warnings.push_back("log file size " + std::to_string(o.binlog_size) +

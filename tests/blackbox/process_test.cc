@@ -162,6 +162,14 @@ TEST(Flags, BusyPollAboveOneMillisecondIsAUsageError) {
   EXPECT_NE(run.log().find("--busy-poll"), std::string::npos) << run.log();
 }
 
+TEST(Flags, PortOutOfRangeIsAUsageErrorNamingTheRange) {
+  Spawned run({"-p", "99999"});
+  auto status = run.wait_exit(5s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 1);
+  EXPECT_NE(run.log().find("--port: Value 99999 not in range"), std::string::npos) << run.log();
+}
+
 TEST(Flags, VersionPrintsAndExitsZero) {
   Spawned run({"-v"});
   EXPECT_EQ(run.wait_exit(5s), 0);
