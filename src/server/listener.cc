@@ -110,7 +110,11 @@ ListenSocket open_listen_socket(const std::string& address, unsigned port, std::
       continue;
     }
     out.fd = fd;
-    out.description = describe(ai->ai_addr);
+    // The bound address, so that port 0 is logged as the port the system chose.
+    sockaddr_storage bound{};
+    socklen_t bound_len = sizeof bound;
+    const bool known = getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len) == 0;
+    out.description = describe(known ? reinterpret_cast<sockaddr*>(&bound) : ai->ai_addr);
     break;
   }
   freeaddrinfo(found);

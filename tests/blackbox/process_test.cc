@@ -170,6 +170,22 @@ TEST(Flags, PortOutOfRangeIsAUsageErrorNamingTheRange) {
   EXPECT_NE(run.log().find("--port: Value 99999 not in range"), std::string::npos) << run.log();
 }
 
+TEST(Flags, PortZeroLogsThePortTheSystemChose) {
+  Spawned run({"-l", "127.0.0.1", "-p", "0"});
+  const std::string prefix = "listening on 127.0.0.1:";
+  std::size_t at = std::string::npos;
+  for (int i = 0; i < 500 && at == std::string::npos; ++i) {
+    at = run.log().find(prefix);
+    if (at == std::string::npos) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_NE(at, std::string::npos) << run.log();
+  const unsigned long port = std::stoul(run.log().substr(at + prefix.size()));
+  ASSERT_GT(port, 0u);
+  ASSERT_LE(port, 65535u);
+  Client c = Client::connect_tcp(static_cast<std::uint16_t>(port));
+  EXPECT_EQ(c.request("list-tube-used"), "USING default");
+}
+
 TEST(Flags, VersionPrintsAndExitsZero) {
   Spawned run({"-v"});
   EXPECT_EQ(run.wait_exit(5s), 0);
