@@ -33,7 +33,9 @@ constexpr std::size_t kMaxBytesPerTurn = std::size_t{256} * 1024;
 constexpr int kCommandsPerTurn = 1024;
 // Stop reading from a client while this much output waits for it, or this
 // much input is buffered unparsed (a pipelining client behind a blocking
-// reserve); resume when it drains.
+// reserve); resume when it drains. Commands already buffered stop running
+// too while the output is this large: a client that pipelines thousands of
+// commands and reads nothing must not make the server hold every reply.
 constexpr std::size_t kMaxPendingOutput = std::size_t{4} * 1024 * 1024;
 constexpr std::size_t kMaxBufferedInput = std::size_t{4} * 1024 * 1024;
 // Bodies at least this large are sent by reference instead of copied.
@@ -194,6 +196,11 @@ void Connection::wake() {
 void Connection::process_input() {
   for (int budget = kCommandsPerTurn; budget > 0; --budget) {
     if (closing_ || state_ == State::Closed || state_ == State::Waiting) return;
+    if (evbuffer_get_length(out_) >= kMaxPendingOutput) {
+      // flush() resumes once the client has read enough.
+      output_stalled_ = true;
+      return;
+    }
     bool progressed = false;
     switch (state_) {
       case State::Body:
@@ -366,6 +373,10 @@ void Connection::flush() {
   if (!pending && closing_) {
     close();
     return;
+  }
+  if (output_stalled_ && evbuffer_get_length(out_) < kMaxPendingOutput) {
+    output_stalled_ = false;
+    schedule_resume();
   }
   in_.release_if_empty();
   update_read_interest();

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -180,6 +181,44 @@ TEST(Load, LargeBodiesInterleaveWithOtherClients) {
   EXPECT_EQ(job.id, 1u);
   EXPECT_TRUE(job.body == body) << "the body came back changed";
   EXPECT_EQ(other.request("list-tube-used"), "USING default");
+}
+
+// The server's resident memory in KiB, from /proc/PID/status (0 if unreadable).
+long resident_kib(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+// A client that pipelines thousands of commands and reads none of the
+// replies must not make the server hold them all: 20,000 peeks of a
+// 15,000-byte job would be 300 MB of replies.
+TEST(Load, AClientThatReadsNothingCostsBoundedMemory) {
+  ServerProcess s(server_binary());
+  Client c = s.connect();
+  const std::string body(15'000, 'p');
+  ASSERT_EQ(c.put(body), "INSERTED 1");
+  const long before_kib = resident_kib(s.pid());
+  constexpr int kPeeks = 20'000;
+  std::string peeks;
+  for (int i = 0; i < kPeeks; ++i) peeks += "peek 1\r\n";
+  c.send(peeks);
+  // Whatever the server would run without the client reading, it runs now.
+  std::this_thread::sleep_for(500ms);
+  const long after_kib = resident_kib(s.pid());
+  EXPECT_GT(before_kib, 0);
+  // The server may hold a few MiB of replies for a slow reader, not 300.
+  EXPECT_LT(after_kib - before_kib, 48 * 1024) << "the server holds replies that nobody reads";
+  // Nothing is lost: every reply comes once the client reads.
+  for (int i = 0; i < kPeeks; ++i) {
+    Job job = c.read_job(c.read_line(), "FOUND");
+    ASSERT_EQ(job.id, 1u);
+    ASSERT_EQ(job.body.size(), body.size());
+  }
+  EXPECT_EQ(c.request("list-tube-used"), "USING default");
 }
 
 TEST(Flags, UnixSocketReplacesStaleSocketFile) {

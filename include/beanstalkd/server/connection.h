@@ -87,6 +87,8 @@ class Connection final : public ReserveListener {
   event* resume_event_ = nullptr;  // created when processing must continue later
   bool reading_ = false;
   bool writing_ = false;
+  // Commands are buffered but not run until the client reads its replies.
+  bool output_stalled_ = false;
   InputBuffer in_;
   evbuffer* out_;
   Session session_;
