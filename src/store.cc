@@ -486,31 +486,23 @@ void Store::forget(Job* job) {
 
 void Store::finish_recovery(std::uint64_t next_id) {
   next_id_ = std::max(next_id_, next_id);
-  std::vector<Job*> buried;
-  std::vector<Job*> others;
-  others.reserve(adopted_.size());
+  const Nanos now = clock_.now();
   for (Job* job : adopted_) {
     if (!job) continue;
     job->heap_index = kNotInHeap;
     next_id_ = std::max(next_id_, job->id + 1);
-    (job->state == JobState::Buried ? buried : others).push_back(job);
-  }
-  std::vector<Job*>().swap(adopted_);
-  // The buried heap orders them by their burial sequence, kept in deadline_at.
-  for (Job* job : buried) {
-    job->state = JobState::Buried;
-    job->tube->buried.push(job);
-    ++counts_.buried;
-    bury_sequence_ = std::max(bury_sequence_, static_cast<std::uint64_t>(job->deadline_at));
-  }
-  const Nanos now = clock_.now();
-  for (Job* job : others) {
-    if (job->state == JobState::Delayed && job->deadline_at > now) {
+    if (job->state == JobState::Buried) {
+      // The buried heap orders them by their burial sequence, kept in deadline_at.
+      job->tube->buried.push(job);
+      ++counts_.buried;
+      bury_sequence_ = std::max(bury_sequence_, static_cast<std::uint64_t>(job->deadline_at));
+    } else if (job->state == JobState::Delayed && job->deadline_at > now) {
       make_delayed(job, job->deadline_at);
     } else {
       make_ready(job);
     }
   }
+  std::vector<Job*>().swap(adopted_);
   std::vector<Tube*> all(tube_list_);
   for (Tube* tube : all) drop_tube_if_unreferenced(tube);
 }
