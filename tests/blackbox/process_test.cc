@@ -154,20 +154,22 @@ TEST(Flags, BusyPollKeepsRepliesAndTimersExact) {
   EXPECT_EQ(server.wait_exit(5s), 0);
 }
 
-TEST(Flags, BusyPollAboveOneMillisecondIsAUsageError) {
-  Spawned run({"--busy-poll", "1001"});
+// Starts the server with `args` and expects a usage error: exit status 1,
+// with `message` in what it printed.
+void expect_usage_error(const std::vector<std::string>& args, const std::string& message) {
+  Spawned run(args);
   auto status = run.wait_exit(5s);
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, 1);
-  EXPECT_NE(run.log().find("--busy-poll"), std::string::npos) << run.log();
+  EXPECT_NE(run.log().find(message), std::string::npos) << run.log();
+}
+
+TEST(Flags, BusyPollAboveOneMillisecondIsAUsageError) {
+  expect_usage_error({"--busy-poll", "1001"}, "--busy-poll");
 }
 
 TEST(Flags, PortOutOfRangeIsAUsageErrorNamingTheRange) {
-  Spawned run({"-p", "99999"});
-  auto status = run.wait_exit(5s);
-  ASSERT_TRUE(status);
-  EXPECT_EQ(*status, 1);
-  EXPECT_NE(run.log().find("--port: Value 99999 not in range"), std::string::npos) << run.log();
+  expect_usage_error({"-p", "99999"}, "--port: Value 99999 not in range");
 }
 
 TEST(Flags, PortZeroLogsThePortTheSystemChose) {
