@@ -35,7 +35,27 @@ std::size_t count_crlf(const std::string& s) {
   return n;
 }
 
-std::optional<std::size_t> to_size(const std::string& s);
+std::optional<std::size_t> to_size(const std::string& s) {
+  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return static_cast<std::size_t>(std::stoull(s));
+}
+
+// The body size a reply line announces: "OK <bytes>", "RESERVED <id> <bytes>"
+// or "FOUND <id> <bytes>"; nullopt for any other line.
+std::optional<std::size_t> announced_body_size(const std::string& line) {
+  std::vector<std::string> words;
+  for (std::size_t i = 0; i <= line.size();) {
+    const std::size_t sp = std::min(line.find(' ', i), line.size());
+    words.push_back(line.substr(i, sp - i));
+    i = sp + 1;
+  }
+  if (words.size() == 2 && words[0] == "OK") return to_size(words[1]);
+  if (words.size() == 3 && (words[0] == "RESERVED" || words[0] == "FOUND"))
+    return to_size(words[2]);
+  return std::nullopt;
+}
 
 // One reply with its CRLFs: a line, and the body that an OK, RESERVED or
 // FOUND line announces. A missing reply is a marker in the stream.
@@ -43,13 +63,7 @@ std::string read_one_reply(Client& c) {
   try {
     const std::string line = c.read_line(3000ms);
     std::string reply = line + "\r\n";
-    const std::size_t last_space = line.rfind(' ');
-    const bool has_body = line.rfind("OK ", 0) == 0 || line.rfind("RESERVED ", 0) == 0 ||
-                          line.rfind("FOUND ", 0) == 0;
-    if (has_body && last_space != std::string::npos) {
-      if (auto size = to_size(line.substr(last_space + 1)))
-        reply += c.read_exact(*size + 2, 3000ms);
-    }
+    if (auto size = announced_body_size(line)) reply += c.read_exact(*size + 2, 3000ms);
     return reply;
   } catch (const HarnessError&) {
     return "<no reply>";
@@ -183,13 +197,6 @@ std::string normalise_yaml(const std::string& body) {
   return out;
 }
 
-std::optional<std::size_t> to_size(const std::string& s) {
-  if (s.empty() || s.size() > 19 || s.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  return static_cast<std::size_t>(std::stoull(s));
-}
-
 // Escaped bytes; a long body is cut to its start, its length and a hash.
 std::string shorten(const std::string& body) {
   if (body.size() <= 300) return visible(body);
@@ -230,23 +237,13 @@ std::string normalise_stream(const std::string& raw) {
     }
     const std::string line = raw.substr(pos, end - pos);
     pos = end + 2;
-    std::vector<std::string> words;
-    for (std::size_t i = 0; i <= line.size();) {
-      const std::size_t sp = std::min(line.find(' ', i), line.size());
-      words.push_back(line.substr(i, sp - i));
-      i = sp + 1;
-    }
-    std::optional<std::size_t> body_len;
-    if (words.size() == 2 && words[0] == "OK") body_len = to_size(words[1]);
-    if (words.size() == 3 && (words[0] == "RESERVED" || words[0] == "FOUND")) {
-      body_len = to_size(words[2]);
-    }
+    const std::optional<std::size_t> body_len = announced_body_size(line);
     if (body_len &&
         (raw.size() < pos + *body_len + 2 || raw.compare(pos + *body_len, 2, "\r\n") != 0)) {
       out += visible(line) + "   <declared body length does not match the stream>\n";
       continue;
     }
-    if (body_len && words[0] == "OK") {
+    if (body_len && line.rfind("OK ", 0) == 0) {
       const std::string body = normalise_yaml(raw.substr(pos, *body_len));
       pos += *body_len + 2;
       out += "OK <" + std::to_string(body.size()) + " after normalising>\n";
