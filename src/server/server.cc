@@ -30,6 +30,8 @@ constexpr int kAcceptsPerEvent = 64;
 // After running out of file descriptors, wait this long before accepting
 // again instead of spinning on a listener that stays readable.
 constexpr timeval kAcceptBackoff{0, 100000};
+// While accepts keep failing, how often the log repeats the warning.
+constexpr Nanos kAcceptStarvedReminder = 60 * kNanosPerSecond;
 
 std::string random_instance_id() {
   std::random_device rd;
@@ -328,6 +330,42 @@ void Server::pause_accepting() {
   event_add(accept_resume_event_, &kAcceptBackoff);
 }
 
+// Out of descriptors (or memory), accepts pause and retry every 100 ms. The
+// log says so once, with the limit and what to raise, then once a minute
+// while it lasts, and once more when no connection is left waiting: not ten
+// lines a second for as long as the server is full, nor a pair of lines for
+// every slot a closing client frees.
+void Server::note_accept_starved(int error) {
+  const Nanos now = clock_.now();
+  ++accept_retries_;
+  if (accept_starved_since_ == 0) {
+    accept_starved_since_ = now;
+    accept_starved_logged_at_ = now;
+    rlimit limit{};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    spdlog::warn(
+        "cannot accept connections: {} ({} connections open, open-file limit {}); "
+        "retrying every 100 ms{}",
+        std::strerror(error), connections_.size(), limit.rlim_cur,
+        error == EMFILE   ? "; raise the limit with ulimit -n or systemd's LimitNOFILE="
+        : error == ENFILE ? "; the system-wide limit is fs.file-max"
+                          : "");
+  } else if (now - accept_starved_logged_at_ >= kAcceptStarvedReminder) {
+    accept_starved_logged_at_ = now;
+    spdlog::warn("still cannot accept connections after {} s: {} ({} connections open)",
+                 (now - accept_starved_since_) / kNanosPerSecond, std::strerror(error),
+                 connections_.size());
+  }
+}
+
+void Server::note_accept_recovered() {
+  spdlog::info("accepting connections again after {:.1f} s ({} retries); none left waiting",
+               static_cast<double>(clock_.now() - accept_starved_since_) / kNanosPerSecond,
+               accept_retries_);
+  accept_starved_since_ = 0;
+  accept_retries_ = 0;
+}
+
 void Server::accept_connections() {
   for (int i = 0; i < kAcceptsPerEvent; ++i) {
     sockaddr_storage ss{};
@@ -335,11 +373,14 @@ void Server::accept_connections() {
     int fd = accept4(listen_socket_.fd, reinterpret_cast<sockaddr*>(&ss), &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // Every waiting connection is in: an episode of failed accepts is over.
+        if (accept_starved_since_ != 0) note_accept_recovered();
         return;
+      }
+      if (errno == EINTR || errno == ECONNABORTED) return;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        spdlog::warn("cannot accept a connection: {} ({} open); pausing accepts for 100 ms",
-                     std::strerror(errno), connections_.size());
+        note_accept_starved(errno);
         pause_accepting();
         return;
       }

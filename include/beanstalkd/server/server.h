@@ -90,6 +90,8 @@ class Server {
   void release_held();
   void accept_connections();
   void pause_accepting();
+  void note_accept_starved(int error);
+  void note_accept_recovered();
   void wait_for_events();
   void end_of_turn();
   void arm_timer();
@@ -124,6 +126,9 @@ class Server {
   protocol::CommandCounts command_counts_{};
   CommandLatencies latencies_{};
   std::uint64_t total_connections_ = 0;
+  Nanos accept_starved_since_ = 0;  // accepts failing for lack of descriptors since; 0 = not
+  Nanos accept_starved_logged_at_ = 0;
+  std::uint64_t accept_retries_ = 0;
   bool draining_ = false;
   bool stopping_ = false;
   Nanos started_at_;
