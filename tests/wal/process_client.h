@@ -3,8 +3,10 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -60,6 +62,12 @@ class Client {
     }
     return out;
   }
+  // Whether a reply is waiting, or arrives within `ms` milliseconds.
+  bool readable(int ms) {
+    if (!buf_.empty()) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return ok_ && poll(&p, 1, ms) == 1;
+  }
   std::string bytes(std::size_t n) {
     while (ok_ && buf_.size() < n) fill();
     std::string out = buf_.substr(0, std::min(n, buf_.size()));
@@ -93,9 +101,15 @@ inline bool wait_until_serving(int port) {
 }
 
 // Starts `bin` with `args` and waits until it serves on `port`; -1 on failure.
-inline pid_t start_process(const std::string& bin, const std::vector<std::string>& args, int port) {
+// With `log_path`, the server's standard error goes to that file.
+inline pid_t start_process(const std::string& bin, const std::vector<std::string>& args, int port,
+                           const std::string& log_path = "") {
   pid_t pid = fork();
   if (pid == 0) {
+    if (!log_path.empty()) {
+      int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (log >= 0) dup2(log, STDERR_FILENO);
+    }
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(bin.c_str()));
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -113,6 +127,25 @@ inline void kill_process(pid_t pid, int sig = SIGKILL) {
   kill(pid, sig);
   waitpid(pid, nullptr, 0);
 }
+
+// Kills the process at scope exit unless stop() ran: a failed assertion must
+// not leave a server holding the test runner's output open.
+class ProcessGuard {
+ public:
+  explicit ProcessGuard(pid_t pid) : pid_(pid) {}
+  ProcessGuard(const ProcessGuard&) = delete;
+  ProcessGuard& operator=(const ProcessGuard&) = delete;
+  ~ProcessGuard() {
+    if (pid_ > 0) kill_process(pid_);
+  }
+  void stop(int sig) {
+    if (pid_ > 0) kill_process(pid_, sig);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_;
+};
 
 inline pid_t start_server(const std::string& bin, int port, const std::string& dir) {
   return start_process(bin, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir, "-f", "0"},

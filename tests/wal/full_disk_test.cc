@@ -1,0 +1,183 @@
+// A real full disk, end to end: the built server logs to a small tmpfs that
+// runs out of space. Puts and deletes it cannot record are refused
+// (OUT_OF_MEMORY) and the log says why, reads keep working, changes are
+// accepted again once space returns, and after a restart every acknowledged
+// job is there, byte for byte. (The fault-injection tests in wal_test.cc
+// cover the same failures through the file-system seam; this one runs the
+// real system calls.) Mounting needs root: the test skips without it.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "process_client.h"
+
+namespace {
+
+using namespace beanstalkd::testing;
+
+// A tmpfs of `bytes` mounted on a fresh directory, unmounted at scope exit.
+class SmallDisk {
+ public:
+  explicit SmallDisk(std::size_t bytes) {
+    char tmpl[] = "/tmp/full-disk-test-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) {
+      error_ = std::strerror(errno);
+      return;
+    }
+    path_ = tmpl;
+    const std::string options = "size=" + std::to_string(bytes);
+    if (mount("tmpfs", path_.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+      error_ = std::strerror(errno);
+      return;
+    }
+    mounted_ = true;
+  }
+  SmallDisk(const SmallDisk&) = delete;
+  SmallDisk& operator=(const SmallDisk&) = delete;
+  ~SmallDisk() {
+    if (mounted_) umount2(path_.c_str(), MNT_DETACH);
+    if (!path_.empty()) rmdir(path_.c_str());
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::string error_;
+  bool mounted_ = false;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string put(Client& c, const std::string& body) {
+  c.send("put 0 0 60 " + std::to_string(body.size()) + "\r\n" + body + "\r\n");
+  return c.line();
+}
+
+// The value of `key` in a stats answer, or "" if absent.
+std::string stat(Client& c, const std::string& key) {
+  c.send("stats\r\n");
+  const std::string header = c.line();
+  if (header.rfind("OK ", 0) != 0) return "";
+  const std::string body = c.bytes(std::stoul(header.substr(3)) + 2);
+  const std::string prefix = "\n" + key + ": ";
+  const auto at = body.find(prefix);
+  if (at == std::string::npos) return "";
+  const auto start = at + prefix.size();
+  return body.substr(start, body.find('\n', start) - start);
+}
+
+TEST(FullDisk, ChangesAreRefusedUntilSpaceReturnsAndNothingAcknowledgedIsLost) {
+  const char* bin = std::getenv("BEANSTALKD_BIN");
+  if (!bin) GTEST_SKIP() << "BEANSTALKD_BIN not set";
+  SmallDisk disk(4 << 20);
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs (needs root): " << disk.error();
+  const std::string wal_dir = disk.path() + "/wal";
+  const std::string filler = disk.path() + "/filler";
+  const std::string log_path = disk.path() + ".server.log";  // beside the disk, not on it
+  ASSERT_EQ(mkdir(wal_dir.c_str(), 0755), 0);
+  {
+    // Leave the log about 200 KiB.
+    std::ofstream out(filler, std::ios::binary);
+    out << std::string((4 << 20) - (200 << 10), 'f');
+    ASSERT_TRUE(out.good());
+  }
+  // -f 0: a put is acknowledged only once its record is synced.
+  const auto server_args = [&wal_dir](int port) {
+    return std::vector<std::string>{
+        "-l", "127.0.0.1", "-p", std::to_string(port), "-b", wal_dir, "-s", "65536", "-f", "0"};
+  };
+  int port = free_port();
+  ProcessGuard server(start_process(bin, server_args(port), port, log_path));
+
+  // Fill the disk with 1,000-byte jobs. The put whose record meets the full
+  // disk is not acknowledged: its reply waits until the record is durable.
+  std::vector<std::pair<std::uint64_t, std::string>> acked;
+  std::string held_body;
+  Client producer(port);
+  for (int i = 0; i < 2000 && held_body.empty(); ++i) {
+    std::string body = std::to_string(i) + ":" + std::string(994, static_cast<char>('a' + i % 26));
+    body.resize(1000, '.');
+    producer.send("put 0 0 60 1000\r\n" + body + "\r\n");
+    if (!producer.readable(1000)) {
+      held_body = body;
+      break;
+    }
+    const std::string reply = producer.line();
+    ASSERT_EQ(reply.rfind("INSERTED ", 0), 0u) << reply;
+    acked.emplace_back(std::stoull(reply.substr(9)), body);
+  }
+  ASSERT_FALSE(held_body.empty()) << "the disk never filled";
+  ASSERT_GT(acked.size(), 50u);
+  EXPECT_NE(read_file(log_path).find("No space left on device"), std::string::npos)
+      << read_file(log_path);
+
+  // Full: other changes are refused at once and leave nothing half done;
+  // reads keep working.
+  Client other(port);
+  const std::string first = std::to_string(acked.front().first);
+  EXPECT_EQ(put(other, "one more"), "OUT_OF_MEMORY");
+  other.send("delete " + first + "\r\n");
+  EXPECT_EQ(other.line(), "OUT_OF_MEMORY");
+  other.send("peek " + first + "\r\n");
+  EXPECT_EQ(other.line(), "FOUND " + first + " 1000");
+  EXPECT_EQ(other.bytes(1002), acked.front().second + "\r\n");
+
+  // Space returns: the held put is acknowledged and changes are accepted
+  // again, without a restart.
+  ASSERT_EQ(unlink(filler.c_str()), 0);
+  ASSERT_TRUE(producer.readable(5000)) << read_file(log_path);
+  const std::string late = producer.line();
+  ASSERT_EQ(late.rfind("INSERTED ", 0), 0u) << late;
+  acked.emplace_back(std::stoull(late.substr(9)), held_body);
+  const std::string reply = put(other, "after space returned");
+  ASSERT_EQ(reply.rfind("INSERTED ", 0), 0u) << reply;
+  acked.emplace_back(std::stoull(reply.substr(9)), "after space returned");
+  other.send("delete " + first + "\r\n");
+  EXPECT_EQ(other.line(), "DELETED");
+  acked.erase(acked.begin());
+  EXPECT_NE(read_file(log_path).find("writable again"), std::string::npos) << read_file(log_path);
+  server.stop(SIGTERM);
+
+  // After a restart every acknowledged job is there, byte for byte, and
+  // nothing else.
+  port = free_port();
+  ProcessGuard restarted(start_process(bin, server_args(port), port, log_path));
+  Client c(port);
+  EXPECT_EQ(stat(c, "current-jobs-ready"), std::to_string(acked.size()));
+  std::size_t lost = 0;
+  for (const auto& [id, body] : acked) {
+    c.send("peek " + std::to_string(id) + "\r\n");
+    const std::string header = c.line();
+    if (header != "FOUND " + std::to_string(id) + " " + std::to_string(body.size())) {
+      ++lost;
+      ADD_FAILURE() << "job " << id << " answered " << header;
+      continue;
+    }
+    EXPECT_EQ(c.bytes(body.size() + 2), body + "\r\n") << "job " << id;
+  }
+  EXPECT_EQ(lost, 0u);
+  restarted.stop(SIGTERM);
+  unlink(log_path.c_str());
+}
+
+}  // namespace
