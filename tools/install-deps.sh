@@ -10,6 +10,7 @@ packages=(
   libevent-dev libcli11-dev libspdlog-dev libfmt-dev libsystemd-dev libxxhash-dev
   libgtest-dev libgmock-dev
   beanstalkd python3
+  php-cli php-pda-pheanstalk ruby ruby-beaneater  # client libraries the tests drive
   groff-base mandoc
   debhelper dpkg-dev fakeroot
 )
