@@ -126,56 +126,68 @@ bool valid_tube_name(std::string_view name) {
   return name.find_first_not_of(kTubeNameChars) == std::string_view::npos;
 }
 
-class Replay {
- public:
-  explicit Replay(ReferenceImport& out) : out_(out) {}
-
-  void file(const std::string& path, std::string_view bytes);
-
-  void finish() {
-    out_.jobs.reserve(jobs_.size());
-    for (auto& entry : jobs_) out_.jobs.push_back(std::move(entry.second));
+// Applies the fields every record carries to `job`; the caller dealt with
+// state 0. `bury_counter` numbers moves into the buried state.
+void apply(RecoveredJob& job, const RawJob& raw, bool is_new, std::uint64_t& bury_counter) {
+  bool was_buried = !is_new && job.state == JobState::Buried;
+  job.priority = raw.priority;
+  job.delay_seconds = whole_seconds(raw.delay_ns);
+  job.ttr_seconds = std::max<std::uint32_t>(1, whole_seconds(raw.ttr_ns));
+  job.created_at_wall = raw.created_ns;
+  job.reserves = raw.reserves;
+  job.timeouts = raw.timeouts;
+  job.releases = raw.releases;
+  job.buries = raw.buries;
+  job.kicks = raw.kicks;
+  job.ready_at_wall = 0;
+  switch (raw.state) {
+    case kBuried:
+      job.state = JobState::Buried;
+      if (!was_buried) job.bury_order = ++bury_counter;
+      break;
+    case kDelayed:
+      job.state = JobState::Delayed;
+      job.ready_at_wall = raw.deadline_ns;
+      break;
+    default:  // ready, or reserved when the reference stopped
+      job.state = JobState::Ready;
+      break;
   }
+  if (job.state != JobState::Buried) job.bury_order = 0;
+}
 
- private:
-  void problem(const std::string& path, std::size_t offset, const std::string& what) {
-    out_.problems.push_back(path + " offset " + std::to_string(offset) + ": " + what);
+// Reads the whole file into `bytes`; false with `error` set if it cannot.
+bool read_whole_file(const std::string& path, std::string& bytes, int& error) {
+  bytes.clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = errno;
+    return false;
   }
-  // Applies the fields every record carries; the caller dealt with state 0.
-  void apply(RecoveredJob& job, const RawJob& raw, bool is_new) {
-    bool was_buried = !is_new && job.state == JobState::Buried;
-    job.priority = raw.priority;
-    job.delay_seconds = whole_seconds(raw.delay_ns);
-    job.ttr_seconds = std::max<std::uint32_t>(1, whole_seconds(raw.ttr_ns));
-    job.created_at_wall = raw.created_ns;
-    job.reserves = raw.reserves;
-    job.timeouts = raw.timeouts;
-    job.releases = raw.releases;
-    job.buries = raw.buries;
-    job.kicks = raw.kicks;
-    job.ready_at_wall = 0;
-    switch (raw.state) {
-      case kBuried:
-        job.state = JobState::Buried;
-        if (!was_buried) job.bury_order = ++bury_counter_;
-        break;
-      case kDelayed:
-        job.state = JobState::Delayed;
-        job.ready_at_wall = raw.deadline_ns;
-        break;
-      default:  // ready, or reserved when the reference stopped
-        job.state = JobState::Ready;
-        break;
+  char buffer[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = errno;
+      ::close(fd);
+      return false;
     }
-    if (job.state != JobState::Buried) job.bury_order = 0;
+    if (n == 0) break;
+    bytes.append(buffer, static_cast<std::size_t>(n));
   }
+  ::close(fd);
+  return true;
+}
 
-  ReferenceImport& out_;
-  std::map<std::uint64_t, RecoveredJob> jobs_;
-  std::uint64_t bury_counter_ = 0;
-};
+}  // namespace
 
-void Replay::file(const std::string& path, std::string_view bytes) {
+void ReferenceBinlogReplay::problem(const std::string& path, std::size_t offset,
+                                    const std::string& what) {
+  problems_.push_back(path + " offset " + std::to_string(offset) + ": " + what);
+}
+
+void ReferenceBinlogReplay::add_file(const std::string& path, std::string_view bytes) {
   if (bytes.size() < kVersionSize) {
     problem(path, 0,
             "file too short for its version (" + std::to_string(bytes.size()) + " bytes); skipped");
@@ -211,7 +223,7 @@ void Replay::file(const std::string& path, std::string_view bytes) {
     }
     const RawJob raw = decode_job(bytes, job_at);
     if (raw.id == 0) return;  // end of the used part
-    out_.max_id = std::max(out_.max_id, raw.id);
+    max_id_ = std::max(max_id_, raw.id);
     if (raw.state > kDelayed) {
       problem(path, at,
               "job " + std::to_string(raw.id) + ": bad state " + std::to_string(raw.state) +
@@ -226,7 +238,7 @@ void Replay::file(const std::string& path, std::string_view bytes) {
       if (raw.state == kDeleted)
         jobs_.erase(it);
       else
-        apply(it->second, raw, false);
+        apply(it->second, raw, false, bury_counter_);
       continue;
     }
 
@@ -266,35 +278,21 @@ void Replay::file(const std::string& path, std::string_view bytes) {
     job.id = raw.id;
     job.tube.assign(tube);
     job.body.assign(body.substr(0, body_size - 2));
-    apply(job, raw, inserted);
+    apply(job, raw, inserted, bury_counter_);
   }
 }
 
-// Reads the whole file into `bytes`; false with `error` set if it cannot.
-bool read_whole_file(const std::string& path, std::string& bytes, int& error) {
-  bytes.clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    error = errno;
-    return false;
-  }
-  char buffer[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      error = errno;
-      ::close(fd);
-      return false;
-    }
-    if (n == 0) break;
-    bytes.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return true;
+void ReferenceBinlogReplay::add_unreadable(const std::string& path, int error) {
+  problem(path, 0, std::string("cannot read: ") + std::strerror(error) + "; skipped");
 }
 
-}  // namespace
+void ReferenceBinlogReplay::finish(ReferenceImport& out) {
+  out.jobs.reserve(out.jobs.size() + jobs_.size());
+  for (auto& entry : jobs_) out.jobs.push_back(std::move(entry.second));
+  jobs_.clear();
+  out.problems.insert(out.problems.end(), problems_.begin(), problems_.end());
+  out.max_id = std::max(out.max_id, max_id_);
+}
 
 bool has_reference_binlog(const std::string& dir) {
   return !list_binlogs(dir).empty();
@@ -302,19 +300,18 @@ bool has_reference_binlog(const std::string& dir) {
 
 ReferenceImport import_reference_binlog(const std::string& dir) {
   ReferenceImport out;
-  Replay replay(out);
+  ReferenceBinlogReplay replay;
   std::string bytes;
   for (const auto& [index, path] : list_binlogs(dir)) {
     int error = 0;
     if (!read_whole_file(path, bytes, error)) {
-      out.problems.push_back(path + " offset 0: cannot read: " + std::strerror(error) +
-                             "; skipped");
+      replay.add_unreadable(path, error);
       continue;
     }
     out.files.push_back(path);
-    replay.file(path, bytes);
+    replay.add_file(path, bytes);
   }
-  replay.finish();
+  replay.finish(out);
   return out;
 }
 

@@ -21,7 +21,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "beanstalkd/wal/recovered_job.h"
@@ -57,5 +59,26 @@ bool has_reference_binlog(const std::string& dir);
 // - a body whose last two bytes are not CRLF is reported, and the job kept
 //   with its body minus those two bytes.
 ReferenceImport import_reference_binlog(const std::string& dir);
+
+// The replay behind import_reference_binlog, on file contents in memory
+// (for tests and fuzzing): feed each file's bytes in ascending index order,
+// then take the result.
+class ReferenceBinlogReplay {
+ public:
+  // `path` only names the file in problems.
+  void add_file(const std::string& path, std::string_view bytes);
+  // A file that could not be read (`error` is an errno): reported, skipped.
+  void add_unreadable(const std::string& path, int error);
+  // Fills `out`'s jobs (sorted by id), problems and max_id; call once.
+  void finish(ReferenceImport& out);
+
+ private:
+  void problem(const std::string& path, std::size_t offset, const std::string& what);
+
+  std::map<std::uint64_t, RecoveredJob> jobs_;
+  std::vector<std::string> problems_;
+  std::uint64_t max_id_ = 0;
+  std::uint64_t bury_counter_ = 0;
+};
 
 }  // namespace beanstalkd::wal
