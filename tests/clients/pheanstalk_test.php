@@ -50,22 +50,44 @@ final class CheckFailed extends Exception {}
 
 $passed = 0;
 $failed = 0;
+$skipped = 0;
 
-/** Runs one named check; any exception (assertion or client) fails it. */
-function check(string $name, callable $body): void
+/**
+ * Runs one named check; any exception (assertion or client) fails it.
+ * `$referenceDefect` names a documented defect of the reference server
+ * (doc/compatibility.md) that the check can run into: against the reference
+ * such a failure is reported as a skip, against any other server it fails.
+ */
+function check(string $name, callable $body, ?string $referenceDefect = null): void
 {
-    global $passed, $failed;
+    global $passed, $failed, $skipped;
     try {
         $body();
         $passed++;
         echo "ok - $name\n";
     } catch (Throwable $e) {
-        $failed++;
         $detail = $e instanceof CheckFailed
             ? $e->getMessage()
             : get_class($e) . ': ' . $e->getMessage();
-        echo "not ok - $name: " . str_replace("\n", ' ', $detail) . "\n";
+        $detail = str_replace("\n", ' ', $detail);
+        if ($referenceDefect !== null && isReference()) {
+            $skipped++;
+            echo "ok - $name # SKIP reference defect ($referenceDefect): $detail\n";
+            return;
+        }
+        $failed++;
+        echo "not ok - $name: $detail\n";
     }
+}
+
+/** Whether the server is the reference, Debian's beanstalkd 1.12. */
+function isReference(): bool
+{
+    static $answer = null;
+    if ($answer === null) {
+        $answer = unq(client()->stats()['version']) === '1.12';
+    }
+    return $answer;
 }
 
 function show($v): string
@@ -381,9 +403,10 @@ check('DEADLINE_SOON', function () {
 });
 
 check('TTR expiry returns the job to ready', function () {
-    // Nothing is sent while the TTR runs out: the reference (1.12) was seen to
-    // leave a job reserved long past its TTR when another connection sent
-    // commands shortly before the deadline (until the holder sent something).
+    // Nothing is sent while the TTR runs out: the reference (1.12) leaves a
+    // job reserved long past its TTR when another connection sends commands
+    // shortly before the deadline (until the holder sends something), and on
+    // a loaded machine was seen to do so even after a silent wait.
     $t = tube('ttr');
     $a = onTube('ttr');
     $b = client();
@@ -399,7 +422,7 @@ check('TTR expiry returns the job to ready', function () {
     fields($b->statsJob($job), ['state' => 'reserved', 'reserves' => 2, 'timeouts' => 1], 'reserved by the other connection');
     throws(JobNotFoundException::class, fn() => $a->delete($job), 'delete by the connection that lost it');
     $b->delete($job);
-});
+}, 'it can miss a TTR: doc/compatibility.md');
 
 check('TTR expiry hands the job to a waiting worker', function () {
     $a = onTube('ttr-wait');
@@ -414,7 +437,7 @@ check('TTR expiry hands the job to a waiting worker', function () {
     ensure($waited >= 0.8 && $waited < 2.5, sprintf('handed over after %.2f s, not about 1 s', $waited));
     fields($b->statsJob($job), ['state' => 'reserved', 'reserves' => 2, 'timeouts' => 1], 'after the handover');
     $b->delete($job);
-});
+}, 'it can miss a TTR: doc/compatibility.md');
 
 check('pause-tube and resume', function () {
     $t = tube('pause');
@@ -639,5 +662,5 @@ check('tube names: 200-byte limit and bad names', function () {
 
 // ---------------------------------------------------------------- summary
 
-echo "pheanstalk: $passed passed, $failed failed\n";
+echo "pheanstalk: $passed passed, $failed failed" . ($skipped > 0 ? ", $skipped skipped" : '') . "\n";
 exit($failed === 0 && $passed > 0 ? 0 : 1);
