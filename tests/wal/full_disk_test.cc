@@ -107,13 +107,16 @@ TEST(FullDisk, ChangesAreRefusedUntilSpaceReturnsAndNothingAcknowledgedIsLost) {
         "-l", "127.0.0.1", "-p", std::to_string(port), "-b", wal_dir, "-s", "65536", "-f", "0"};
   };
   int port = free_port();
-  ProcessGuard server(start_process(bin, server_args(port), port, log_path));
+  const pid_t pid = start_process(bin, server_args(port), port, log_path);
+  ASSERT_GT(pid, 0) << read_file(log_path);
+  ProcessGuard server(pid);
 
   // Fill the disk with 1,000-byte jobs. The put whose record meets the full
   // disk is not acknowledged: its reply waits until the record is durable.
   std::vector<std::pair<std::uint64_t, std::string>> acked;
   std::string held_body;
   Client producer(port);
+  ASSERT_TRUE(producer.ok());
   for (int i = 0; i < 2000 && held_body.empty(); ++i) {
     std::string body = std::to_string(i) + ":" + std::string(994, static_cast<char>('a' + i % 26));
     body.resize(1000, '.');
@@ -161,7 +164,9 @@ TEST(FullDisk, ChangesAreRefusedUntilSpaceReturnsAndNothingAcknowledgedIsLost) {
   // After a restart every acknowledged job is there, byte for byte, and
   // nothing else.
   port = free_port();
-  ProcessGuard restarted(start_process(bin, server_args(port), port, log_path));
+  const pid_t restarted_pid = start_process(bin, server_args(port), port, log_path);
+  ASSERT_GT(restarted_pid, 0) << read_file(log_path);
+  ProcessGuard restarted(restarted_pid);
   Client c(port);
   EXPECT_EQ(stat(c, "current-jobs-ready"), std::to_string(acked.size()));
   std::size_t lost = 0;
