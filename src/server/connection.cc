@@ -339,10 +339,7 @@ void Connection::flush() {
   if (state_ == State::Closed) return;
   if (hold_sequence_ > server_.durable_sequence()) {
     // A reply reports a change the log has not yet made durable (-f 0).
-    if (!held_) {
-      held_ = true;
-      server_.hold(this);
-    }
+    server_.hold(this);
     return;
   }
   // At most kMaxBytesPerTurn; the write event sends the rest in later turns.

@@ -181,13 +181,23 @@ void Server::on_sync_event(evutil_socket_t, short, void* self) {
   s->release_held();
 }
 
+void Server::hold(Connection* connection) {
+  if (connection->held_index_ == kNotInHeap) {
+    held_.push(connection);
+  } else {
+    held_.update(connection);
+  }
+}
+
+// Only the replies the log has now made durable go out: a sync completes
+// many times a second, and a scan of every held connection each time would
+// cost O(connections) per sync.
 void Server::release_held() {
-  if (held_.empty()) return;
-  std::vector<Connection*> waiting;
-  waiting.swap(held_);
-  for (Connection* c : waiting) {
-    c->held_ = false;
-    if (!c->closed()) c->mark_dirty();
+  const std::uint64_t durable = durable_sequence();
+  while (Connection* c = held_.top()) {
+    if (c->hold_sequence_ > durable) break;
+    held_.pop();
+    c->mark_dirty();
   }
 }
 
@@ -311,6 +321,9 @@ void Server::mark_dirty(Connection* connection) {
 }
 
 void Server::connection_closed(Connection* connection) {
+  // A client can reset its connection while a reply waits for the log: the
+  // connection is freed at the end of this turn, so it leaves the heap now.
+  if (connection->held_index_ != kNotInHeap) held_.remove(connection);
   if (!stopping_) closed_.push_back(connection);
 }
 

@@ -273,6 +273,14 @@ void Client::close() {
   buf_.clear();
 }
 
+void Client::reset() {
+  if (fd_ >= 0) {
+    const linger abort_on_close{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+  }
+  close();
+}
+
 void Client::shutdown_write() {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
 }

@@ -96,6 +96,8 @@ class Client {
   bool is_open() const { return fd_ >= 0; }
   int fd() const { return fd_; }
   void close();
+  // Closes with a TCP reset (SO_LINGER 0) instead of an orderly FIN.
+  void reset();
   void shutdown_write();
 
   // Sends all bytes or throws (peer closed, timeout).

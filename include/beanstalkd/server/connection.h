@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "beanstalkd/intrusive_heap.h"
 #include "beanstalkd/job.h"
 #include "beanstalkd/protocol/command.h"
 #include "beanstalkd/server/input_buffer.h"
@@ -106,12 +107,27 @@ class Connection final : public ReserveListener {
   bool peer_closed_ = false;
   bool closing_ = false;  // close once output is written
   bool dirty_ = false;    // queued for the server's end-of-turn flush
-  bool held_ = false;     // on the server's list of replies awaiting the log
   // With -f 0: output waits until the log is durable up to here.
   std::uint64_t hold_sequence_ = 0;
+  // Position in the server's heap of held replies, or kNotInHeap.
+  HeapIndex held_index_ = kNotInHeap;
   std::size_t slot_ = 0;  // position in the server's connection table
 
   friend class Server;
+  friend struct HeldReplyOrder;
+  friend struct HeldReplySlot;
 };
+
+// The server's held replies (-f 0) come out in the order of the log
+// sequence they wait for.
+struct HeldReplyOrder {
+  bool operator()(const Connection& a, const Connection& b) const {
+    return a.hold_sequence_ < b.hold_sequence_;
+  }
+};
+struct HeldReplySlot {
+  HeapIndex& operator()(Connection& c) const { return c.held_index_; }
+};
+using HeldReplies = IntrusiveHeap<Connection, HeldReplyOrder, HeldReplySlot>;
 
 }  // namespace beanstalkd::server

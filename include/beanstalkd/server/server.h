@@ -17,6 +17,7 @@
 #include "beanstalkd/options.h"
 #include "beanstalkd/protocol/command.h"
 #include "beanstalkd/protocol/stats_yaml.h"
+#include "beanstalkd/server/connection.h"
 #include "beanstalkd/server/idle_poll.h"
 #include "beanstalkd/server/latency_histogram.h"
 #include "beanstalkd/server/listener.h"
@@ -27,7 +28,6 @@
 
 namespace beanstalkd::server {
 
-class Connection;
 class MetricsEndpoint;
 
 class Server {
@@ -77,7 +77,9 @@ class Server {
     return wal_ && wal_->holds_replies() ? wal_->appended_sequence() : 0;
   }
   std::uint64_t durable_sequence() const { return wal_ ? wal_->durable_sequence() : UINT64_MAX; }
-  void hold(Connection* connection) { held_.push_back(connection); }
+  // Holds `connection`'s output until the log is durable up to its
+  // hold sequence (again after the sequence grew); release_held() frees it.
+  void hold(Connection* connection);
 
  private:
   static void on_accept_event(evutil_socket_t, short, void* self);
@@ -115,7 +117,7 @@ class Server {
 
   std::vector<std::unique_ptr<Connection>> connections_;  // index = Connection::slot_
   std::vector<Connection*> dirty_;
-  std::vector<Connection*> held_;  // replies waiting for the log to be durable
+  HeldReplies held_;  // replies waiting for the log to be durable
   std::vector<Connection*> closed_;
 
   IdlePoll idle_poll_;
