@@ -17,6 +17,9 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "beanstalkd/store.h"
 #include "fault_injection_fs.h"
 
@@ -335,6 +338,68 @@ TEST_F(WalTest, AWriteFailureIsStickyUntilARetrySucceeds) {
   ASSERT_NE(b->store.find_job(1), nullptr);
   EXPECT_EQ(b->store.find_job(1)->body(), "survives");
   EXPECT_EQ(b->report.damaged_files, 0u);
+}
+
+// Captures what the process logs while in scope.
+class LogCapture {
+ public:
+  LogCapture()
+      : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000)),
+        previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
+  }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::size_t count(const std::string& text) const {
+    const auto lines = sink_->last_formatted();
+    return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const auto& l) {
+      return l.find(text) != std::string::npos;
+    }));
+  }
+  std::string all() const {
+    std::string out;
+    for (const auto& l : sink_->last_formatted()) out += l;
+    return out;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+TEST_F(WalTest, ALastingFailureIsLoggedOnceThenOnceAMinute) {
+  auto a = start();
+  LogCapture logs;
+  fs_.fail_all_appends = ENOSPC;
+  put(*a, "waits for space");
+  a->wal.flush();
+  ASSERT_FALSE(a->wal.healthy());
+  // 130 retries, one a second, all failing the same way.
+  for (int i = 0; i < 130; ++i) {
+    a->clock.advance(kNanosPerSecond);
+    a->wal.on_timer();
+  }
+  EXPECT_FALSE(a->wal.healthy());
+  EXPECT_EQ(logs.count("write-ahead log failed writing"), 1u) << logs.all();
+  EXPECT_EQ(logs.count("still failing after 60 s (60 retries)"), 1u) << logs.all();
+  EXPECT_EQ(logs.count("still failing after 120 s (120 retries)"), 1u) << logs.all();
+  EXPECT_EQ(logs.count("still failing"), 2u) << logs.all();
+  // A different failure is news: logged at once.
+  fs_.fail_all_appends = EIO;
+  a->clock.advance(kNanosPerSecond);
+  a->wal.on_timer();
+  EXPECT_EQ(logs.count("Input/output error"), 1u) << logs.all();
+  fs_.fail_all_appends = 0;
+  a->clock.advance(kNanosPerSecond);
+  a->wal.on_timer();
+  EXPECT_TRUE(a->wal.healthy());
+  EXPECT_EQ(logs.count("writable again after 132.0 s (132 retries)"), 1u) << logs.all();
+  // A later failure is a new episode with its own first line.
+  fs_.fail_next_append = ENOSPC;
+  put(*a, "second episode");
+  a->wal.flush();
+  EXPECT_EQ(logs.count("write-ahead log failed writing"), 2u) << logs.all();
 }
 
 TEST_F(WalTest, AFailedSyncRewritesEverythingSinceTheLastGoodSync) {

@@ -193,6 +193,9 @@ class Wal final : public Journal {
   bool failed_ = false;
   std::string failure_;
   Nanos retry_at_ = kNoTimer;
+  Nanos failing_since_ = 0;  // when the current failure began; 0 = healthy
+  Nanos failure_logged_at_ = 0;
+  std::uint64_t retries_ = 0;  // in the current failure
   bool compacting_ = false;
   WalStats stats_;
 };
