@@ -73,6 +73,9 @@ MetricsSnapshot collect_metrics(Server& server) {
   m.server = server.stats_snapshot();
   m.latencies = server.command_latencies();
   m.ready = server.ready();
+  m.accept_failures = server.accept_failures();
+  m.accept_paused = server.accept_paused();
+  m.replies_awaiting_log = server.held_reply_count();
   const Nanos now = server.now();
   const std::vector<Tube*>& tubes = server.store().tubes();
   m.tubes.reserve(tubes.size());

@@ -194,6 +194,17 @@ void render_server(Writer& w, const MetricsSnapshot& m) {
   w.gauge("beanstalkd_connections_waiting", "Connections waiting in reserve.", s.current_waiting);
   w.counter("beanstalkd_connections_accepted_total", "Client connections accepted.",
             s.total_connections);
+  w.counter("beanstalkd_accept_failures_total",
+            "Accepts that failed for lack of file descriptors or memory; accepting pauses for "
+            "100 ms after each.",
+            m.accept_failures);
+  w.gauge("beanstalkd_accept_paused",
+          "1 while accepting is paused for lack of file descriptors or memory, until no "
+          "connection is left waiting.",
+          std::uint64_t{m.accept_paused});
+  w.gauge("beanstalkd_replies_awaiting_log",
+          "Connections whose replies wait for the log to be synced (-f 0).",
+          m.replies_awaiting_log);
 
   w.family("beanstalkd_cpu_seconds_total", "counter", "CPU time used by the process, by mode.");
   w.sample("beanstalkd_cpu_seconds_total", {{"mode", "user"}},

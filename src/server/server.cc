@@ -351,6 +351,7 @@ void Server::pause_accepting() {
 void Server::note_accept_starved(int error) {
   const Nanos now = clock_.now();
   ++accept_retries_;
+  ++accept_failures_;
   if (accept_starved_since_ == 0) {
     accept_starved_since_ = now;
     accept_starved_logged_at_ = now;

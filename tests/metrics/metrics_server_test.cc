@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -383,6 +385,41 @@ TEST_F(MetricsServer, LogFiguresWithBinlog) {
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+// Out of descriptors, the failed accepts are counted and the pause shows
+// while it lasts; once the clients go, the pause ends.
+TEST_F(MetricsServer, AcceptFailuresAreCounted) {
+  ServerProcess server;
+  ASSERT_TRUE(server.up()) << server.log();
+  std::size_t open_fds = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(server.pid()) + "/fd")) {
+    ++open_fds;
+  }
+  const rlim_t cap = open_fds + 4;
+  const rlimit limit{cap, cap};
+  ASSERT_EQ(prlimit(server.pid(), RLIMIT_NOFILE, &limit, nullptr), 0) << std::strerror(errno);
+  {
+    std::vector<std::unique_ptr<Beanstalk>> clients;
+    for (int i = 0; i < 12; ++i) clients.push_back(std::make_unique<Beanstalk>(server.port()));
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+  // The clients are gone: the server catches up and a scrape gets through.
+  std::string text;
+  const auto deadline = Clock::now() + milliseconds(5000);
+  while (Clock::now() < deadline) {
+    if (auto r = http(server.metrics_port(), "GET", "/metrics"); r && r->status == 200) {
+      text = r->body;
+      if (has_line(text, "beanstalkd_accept_paused 0")) break;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(has_line(text, "beanstalkd_accept_paused 0")) << text;
+  EXPECT_EQ(text.find("beanstalkd_accept_failures_total 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("beanstalkd_accept_failures_total "), std::string::npos) << text;
+  EXPECT_TRUE(has_line(text, "beanstalkd_replies_awaiting_log 0")) << text;
+  EXPECT_NE(server.log().find("cannot accept connections"), std::string::npos) << server.log();
 }
 
 // promtool (Debian package prometheus) reads a real scrape, with many tubes,

@@ -35,6 +35,9 @@ MetricsSnapshot sample_snapshot() {
   m.server.uptime_seconds = 42;
   m.server.max_job_size = 65535;
   m.server.current_tubes = 2;
+  m.accept_failures = 11;
+  m.accept_paused = true;
+  m.replies_awaiting_log = 6;
   TubeSnapshot t;
   t.name = "default";
   t.jobs_ready = 2;
@@ -125,6 +128,9 @@ TEST(MetricsText, ServerWideFigures) {
            "beanstalkd_jobs_created_total 7",
            "beanstalkd_connections 3",
            "beanstalkd_connections_accepted_total 9",
+           "beanstalkd_accept_failures_total 11",
+           "beanstalkd_accept_paused 1",
+           "beanstalkd_replies_awaiting_log 6",
            "beanstalkd_cpu_seconds_total{mode=\"user\"} 1.5",
            "beanstalkd_max_job_size_bytes 65535",
            "beanstalkd_tubes 2",

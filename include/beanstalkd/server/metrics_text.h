@@ -41,6 +41,12 @@ struct MetricsSnapshot {
   std::vector<TubeSnapshot> tubes;
   std::optional<WalMetrics> wal;  // present when the server runs with -b
   bool ready = true;
+  // Accepting, out of file descriptors or memory: failed accepts so far,
+  // and whether accepting is paused now.
+  std::uint64_t accept_failures = 0;
+  bool accept_paused = false;
+  // Connections whose replies wait for the log to be durable (-f 0).
+  std::uint64_t replies_awaiting_log = 0;
 };
 
 // The exposition's Content-Type.

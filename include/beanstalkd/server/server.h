@@ -61,6 +61,12 @@ class Server {
   const CommandLatencies& command_latencies() const { return latencies_; }
   const wal::Wal* wal() const { return wal_.get(); }
   std::size_t connection_count() const { return connections_.size() - closed_.size(); }
+  // Accepts that failed for lack of descriptors or memory, ever; and whether
+  // accepting is paused for that now.
+  std::uint64_t accept_failures() const { return accept_failures_; }
+  bool accept_paused() const { return accept_starved_since_ != 0; }
+  // Connections whose output waits for the log to be durable (-f 0).
+  std::size_t held_reply_count() const { return held_.size(); }
   // Serving and able to persist changes; false while draining.
   bool ready() const { return !draining_ && !stopping_ && changes_allowed(); }
   void mark_dirty(Connection* connection);
@@ -131,6 +137,7 @@ class Server {
   Nanos accept_starved_since_ = 0;  // accepts failing for lack of descriptors since; 0 = not
   Nanos accept_starved_logged_at_ = 0;
   std::uint64_t accept_retries_ = 0;
+  std::uint64_t accept_failures_ = 0;
   bool draining_ = false;
   bool stopping_ = false;
   Nanos started_at_;
