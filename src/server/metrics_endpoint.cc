@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -26,6 +27,26 @@ namespace {
 // A slow or idle scraper is dropped after this many seconds.
 constexpr int kHttpTimeoutSeconds = 10;
 constexpr int kListenBacklog = 64;
+// After running out of descriptors, how long the listener rests.
+constexpr timeval kAcceptBackoff{0, 100000};
+
+void resume_accepting(evutil_socket_t, short, void* listener) {
+  evconnlistener_enable(static_cast<evconnlistener*>(listener));
+}
+
+// Out of descriptors or memory, libevent's listener would retry accept() in
+// a busy loop, warning at every try, for as long as a scrape waits: it rests
+// for 100 ms instead, like the beanstalk listener (which logs the episode).
+void on_accept_error(evconnlistener* listener, void*) {
+  const int error = errno;
+  if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+    evconnlistener_disable(listener);
+    event_base_once(evconnlistener_get_base(listener), -1, EV_TIMEOUT, resume_accepting, listener,
+                    &kAcceptBackoff);
+    return;
+  }
+  spdlog::warn("metrics endpoint: accept failed: {}", std::strerror(error));
+}
 
 bool is_loopback(const sockaddr* sa) {
   if (sa->sa_family == AF_INET) {
@@ -198,12 +219,17 @@ bool MetricsEndpoint::start(const std::string& host_port, std::string& error) {
   evhttp_set_max_headers_size(http_, 16384);
   evhttp_set_max_body_size(http_, 4096);
   evhttp_set_gencb(http_, on_request, this);
-  // The listener owns the socket from here (closed by evhttp_free).
-  if (!evhttp_accept_socket_with_handle(http_, fd)) {
-    close(fd);
+  // The listener owns the socket from here, and evhttp the listener (both
+  // freed by evhttp_free). Already listening: backlog 0 leaves it as is.
+  evconnlistener* listener =
+      evconnlistener_new(server_.base(), nullptr, nullptr, LEV_OPT_CLOSE_ON_FREE, 0, fd);
+  if (!listener) close(fd);
+  if (!listener || !evhttp_bind_listener(http_, listener)) {
+    if (listener) evconnlistener_free(listener);
     error = "--metrics-listen " + host_port + ": cannot serve HTTP on " + description_;
     return false;
   }
+  evconnlistener_set_error_cb(listener, on_accept_error);
   if (!is_loopback(reinterpret_cast<const sockaddr*>(&bound))) {
     spdlog::warn(
         "the metrics endpoint on {} is reachable from other hosts and has no authentication",

@@ -41,6 +41,30 @@ std::string random_instance_id() {
   return buf;
 }
 
+// libevent's own messages, which it would print raw to standard error, go
+// through the server's log with its timestamps and levels.
+void log_libevent_message(int severity, const char* message) {
+  switch (severity) {
+    case EVENT_LOG_DEBUG:
+      spdlog::debug("libevent: {}", message);
+      break;
+    case EVENT_LOG_MSG:
+      spdlog::info("libevent: {}", message);
+      break;
+    case EVENT_LOG_WARN:
+      spdlog::warn("libevent: {}", message);
+      break;
+    default:
+      spdlog::error("libevent: {}", message);
+      break;
+  }
+}
+
+event_base* new_event_base() {
+  event_set_log_callback(log_libevent_message);
+  return event_base_new();
+}
+
 std::string peer_name(const sockaddr_storage& ss) {
   char host[INET6_ADDRSTRLEN] = "unix";
   unsigned port = 0;
@@ -61,7 +85,7 @@ std::string peer_name(const sockaddr_storage& ss) {
 Server::Server(Options options)
     : options_(std::move(options)),
       store_(clock_),
-      base_(event_base_new()),
+      base_(new_event_base()),
       idle_poll_(static_cast<Nanos>(options_.busy_poll_us) * 1000) {
   started_at_ = clock_.now();
   instance_id_ = random_instance_id();
@@ -335,7 +359,11 @@ void Server::on_accept_event(evutil_socket_t, short, void* self) {
 
 void Server::on_accept_resume(evutil_socket_t, short, void* self) {
   auto* s = static_cast<Server*>(self);
-  if (!s->stopping_) event_add(s->accept_event_, nullptr);
+  if (s->stopping_) return;
+  event_add(s->accept_event_, nullptr);
+  // Try at once: if nobody is left waiting, the listener never becomes
+  // readable, and only an accept() answering EAGAIN ends the episode.
+  s->accept_connections();
 }
 
 void Server::pause_accepting() {
