@@ -22,11 +22,13 @@
 
 #include "free_port.h"
 #include "harness.h"
+#include "process_cpu.h"
 
 namespace bbt {
 namespace {
 
 using namespace std::chrono_literals;
+using beanstalkd::testing::cpu_ticks;
 using beanstalkd::testing::free_loopback_port;
 std::uint16_t free_port() {
   return free_loopback_port();
@@ -277,17 +279,6 @@ TEST(Systemd, NotifiesReadinessAndStopping) {
   close(sock);
   unlink(path.c_str());
   rmdir(dir);
-}
-
-std::uint64_t cpu_ticks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string field;
-  std::uint64_t utime = 0, stime = 0;
-  for (int i = 1; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return utime + stime;
 }
 
 TEST(Descriptors, RunningOutOfDescriptorsNeitherSpinsNorStopsServing) {

@@ -33,9 +33,11 @@
 #endif
 
 #include "free_port.h"
+#include "process_cpu.h"
 
 namespace {
 
+using beanstalkd::testing::cpu_ticks;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
@@ -385,15 +387,6 @@ TEST_F(MetricsServer, LogFiguresWithBinlog) {
   }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-}
-
-std::uint64_t cpu_ticks(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string field;
-  std::uint64_t ticks = 0;
-  for (int i = 1; i <= 15 && in >> field; ++i)
-    if (i == 14 || i == 15) ticks += std::stoull(field);
-  return ticks;
 }
 
 // Out of descriptors with a scrape waiting, the metrics listener rests
