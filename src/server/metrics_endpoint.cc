@@ -18,6 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "beanstalkd/server/listener.h"
 #include "beanstalkd/server/server.h"
 
 namespace beanstalkd::server {
@@ -27,8 +28,6 @@ namespace {
 // A slow or idle scraper is dropped after this many seconds.
 constexpr int kHttpTimeoutSeconds = 10;
 constexpr int kListenBacklog = 64;
-// After running out of descriptors, how long the listener rests.
-constexpr timeval kAcceptBackoff{0, 100000};
 
 void resume_accepting(evutil_socket_t, short, void* listener) {
   evconnlistener_enable(static_cast<evconnlistener*>(listener));
@@ -39,7 +38,7 @@ void resume_accepting(evutil_socket_t, short, void* listener) {
 // for 100 ms instead, like the beanstalk listener (which logs the episode).
 void on_accept_error(evconnlistener* listener, void*) {
   const int error = errno;
-  if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
+  if (out_of_resources(error)) {
     evconnlistener_disable(listener);
     event_base_once(evconnlistener_get_base(listener), -1, EV_TIMEOUT, resume_accepting, listener,
                     &kAcceptBackoff);

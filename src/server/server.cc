@@ -27,9 +27,6 @@ namespace beanstalkd::server {
 namespace {
 
 constexpr int kAcceptsPerEvent = 64;
-// After running out of file descriptors, wait this long before accepting
-// again instead of spinning on a listener that stays readable.
-constexpr timeval kAcceptBackoff{0, 100000};
 // While accepts keep failing, how often the log repeats the warning.
 constexpr Nanos kAcceptStarvedReminder = 60 * kNanosPerSecond;
 
@@ -421,7 +418,7 @@ void Server::accept_connections() {
         return;
       }
       if (errno == EINTR || errno == ECONNABORTED) return;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+      if (out_of_resources(errno)) {
         note_accept_starved(errno);
         pause_accepting();
         return;

@@ -2,6 +2,9 @@
 // socket ("unix:PATH"), or the socket systemd passed in (LISTEN_FDS).
 #pragma once
 
+#include <sys/time.h>
+
+#include <cerrno>
 #include <string>
 
 namespace beanstalkd::server {
@@ -14,6 +17,15 @@ struct ListenSocket {
 
 // Returns fd -1 and sets `error` on failure.
 ListenSocket open_listen_socket(const std::string& address, unsigned port, std::string& error);
+
+// accept() failed because the process or the system is out of descriptors
+// or memory: retrying at once would fail again while the listener stays
+// readable, so a listener rests for kAcceptBackoff instead of spinning.
+inline bool out_of_resources(int accept_error) {
+  return accept_error == EMFILE || accept_error == ENFILE || accept_error == ENOBUFS ||
+         accept_error == ENOMEM;
+}
+inline constexpr timeval kAcceptBackoff{0, 100000};
 
 // The first socket systemd handed this process, if any (LISTEN_PID/LISTEN_FDS).
 // Returns fd -1 when not socket-activated; sets `error` if activated with a
