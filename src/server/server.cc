@@ -27,8 +27,6 @@ namespace beanstalkd::server {
 namespace {
 
 constexpr int kAcceptsPerEvent = 64;
-// While accepts keep failing, how often the log repeats the warning.
-constexpr Nanos kAcceptStarvedReminder = 60 * kNanosPerSecond;
 
 std::string random_instance_id() {
   std::random_device rd;
@@ -370,39 +368,38 @@ void Server::pause_accepting() {
 
 // Out of descriptors (or memory), accepts pause and retry every 100 ms. The
 // log says so once, with the limit and what to raise, then once a minute
-// while it lasts, and once more when no connection is left waiting: not ten
-// lines a second for as long as the server is full, nor a pair of lines for
-// every slot a closing client frees.
+// while it lasts (FailureEpisode), and once more when no connection is left
+// waiting, rather than for every slot a closing client frees.
 void Server::note_accept_starved(int error) {
   const Nanos now = clock_.now();
-  ++accept_retries_;
   ++accept_failures_;
-  if (accept_starved_since_ == 0) {
-    accept_starved_since_ = now;
-    accept_starved_logged_at_ = now;
-    rlimit limit{};
-    getrlimit(RLIMIT_NOFILE, &limit);
-    spdlog::warn(
-        "cannot accept connections: {} ({} connections open, open-file limit {}); "
-        "retrying every 100 ms{}",
-        std::strerror(error), connections_.size(), limit.rlim_cur,
-        error == EMFILE   ? "; raise the limit with ulimit -n or systemd's LimitNOFILE="
-        : error == ENFILE ? "; the system-wide limit is fs.file-max"
-                          : "");
-  } else if (now - accept_starved_logged_at_ >= kAcceptStarvedReminder) {
-    accept_starved_logged_at_ = now;
-    spdlog::warn("still cannot accept connections after {} s: {} ({} connections open)",
-                 (now - accept_starved_since_) / kNanosPerSecond, std::strerror(error),
-                 connections_.size());
+  switch (accept_episode_.failed(now)) {
+    case FailureEpisode::Report::Start: {
+      rlimit limit{};
+      getrlimit(RLIMIT_NOFILE, &limit);
+      spdlog::warn(
+          "cannot accept connections: {} ({} connections open, open-file limit {}); "
+          "retrying every 100 ms{}",
+          std::strerror(error), connections_.size(), limit.rlim_cur,
+          error == EMFILE   ? "; raise the limit with ulimit -n or systemd's LimitNOFILE="
+          : error == ENFILE ? "; the system-wide limit is fs.file-max"
+                            : "");
+      break;
+    }
+    case FailureEpisode::Report::Reminder:
+      spdlog::warn("still cannot accept connections after {} s: {} ({} connections open)",
+                   accept_episode_.lasted(now) / kNanosPerSecond, std::strerror(error),
+                   connections_.size());
+      break;
+    case FailureEpisode::Report::Quiet:
+      break;
   }
 }
 
 void Server::note_accept_recovered() {
+  const Nanos lasted = accept_episode_.end(clock_.now());
   spdlog::info("accepting connections again after {:.1f} s ({} retries); none left waiting",
-               static_cast<double>(clock_.now() - accept_starved_since_) / kNanosPerSecond,
-               accept_retries_);
-  accept_starved_since_ = 0;
-  accept_retries_ = 0;
+               static_cast<double>(lasted) / kNanosPerSecond, accept_episode_.retries());
 }
 
 void Server::accept_connections() {
@@ -414,7 +411,7 @@ void Server::accept_connections() {
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         // Every waiting connection is in: an episode of failed accepts is over.
-        if (accept_starved_since_ != 0) note_accept_recovered();
+        if (accept_episode_.active()) note_accept_recovered();
         return;
       }
       if (errno == EINTR || errno == ECONNABORTED) return;

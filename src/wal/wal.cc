@@ -14,8 +14,6 @@ namespace beanstalkd::wal {
 namespace {
 
 constexpr Nanos kRetryInterval = kNanosPerSecond;
-// While a failure lasts, how often the log says so again.
-constexpr Nanos kFailureReminder = 60 * kNanosPerSecond;
 
 Nanos wall_now() {
   timespec ts{};
@@ -392,25 +390,26 @@ void Wal::on_sync_done() {
 }
 
 // A failure is logged when it starts, when it changes, and once a minute
-// while it lasts; the retries in between (one a second) stay quiet, so a
-// disk that stays full for an hour costs the log a few dozen lines, not
-// thousands.
+// while it lasts (FailureEpisode); the retries in between, one a second,
+// stay quiet.
 void Wal::fail(const std::string& what, int error) {
   const Nanos now = clock_->now();
   std::string failure = what + ": " + std::strerror(error);
   retry_at_ = now + kRetryInterval;
-  if (failing_since_ == 0) {
-    failing_since_ = now;
-    failure_logged_at_ = now;
-    retries_ = 0;
-    spdlog::error(
-        "write-ahead log failed {}; refusing changes (put answers OUT_OF_MEMORY) "
-        "and retrying every second",
-        failure);
-  } else if (failure != failure_ || now - failure_logged_at_ >= kFailureReminder) {
-    failure_logged_at_ = now;
-    spdlog::error("write-ahead log still failing after {} s ({} retries): {}",
-                  (now - failing_since_) / kNanosPerSecond, retries_, failure);
+  switch (failure_episode_.failed(now, failure != failure_)) {
+    case FailureEpisode::Report::Start:
+      spdlog::error(
+          "write-ahead log failed {}; refusing changes (put answers OUT_OF_MEMORY) "
+          "and retrying every second",
+          failure);
+      break;
+    case FailureEpisode::Report::Reminder:
+      spdlog::error("write-ahead log still failing after {} s ({} retries): {}",
+                    failure_episode_.lasted(now) / kNanosPerSecond, failure_episode_.retries(),
+                    failure);
+      break;
+    case FailureEpisode::Report::Quiet:
+      break;
   }
   failure_ = std::move(failure);
   failed_ = true;
@@ -426,17 +425,16 @@ void Wal::on_timer() {
     if (now < retry_at_) return;
     if (sync_thread_) sync_thread_->wait_idle();
     failed_ = false;
-    ++retries_;
     write_pending();
     if (!failed_ && options_.policy != SyncPolicy::Never && current_) sync_now();
     if (failed_) {
       retry_at_ = now + kRetryInterval;
     } else {
+      const Nanos lasted = failure_episode_.end(now);
       spdlog::info(
           "write-ahead log is writable again after {:.1f} s ({} retries); accepting changes",
-          static_cast<double>(now - failing_since_) / kNanosPerSecond, retries_);
+          static_cast<double>(lasted) / kNanosPerSecond, failure_episode_.retries());
       failure_.clear();
-      failing_since_ = 0;
     }
     return;
   }

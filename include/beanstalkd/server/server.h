@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "beanstalkd/clock.h"
+#include "beanstalkd/failure_episode.h"
 #include "beanstalkd/options.h"
 #include "beanstalkd/protocol/command.h"
 #include "beanstalkd/protocol/stats_yaml.h"
@@ -64,7 +65,7 @@ class Server {
   // Accepts that failed for lack of descriptors or memory, ever; and whether
   // accepting is paused for that now.
   std::uint64_t accept_failures() const { return accept_failures_; }
-  bool accept_paused() const { return accept_starved_since_ != 0; }
+  bool accept_paused() const { return accept_episode_.active(); }
   // Connections whose output waits for the log to be durable (-f 0).
   std::size_t held_reply_count() const { return held_.size(); }
   // Serving and able to persist changes; false while draining.
@@ -134,9 +135,7 @@ class Server {
   protocol::CommandCounts command_counts_{};
   CommandLatencies latencies_{};
   std::uint64_t total_connections_ = 0;
-  Nanos accept_starved_since_ = 0;  // accepts failing for lack of descriptors since; 0 = not
-  Nanos accept_starved_logged_at_ = 0;
-  std::uint64_t accept_retries_ = 0;
+  FailureEpisode accept_episode_;  // accepts failing for lack of descriptors or memory
   std::uint64_t accept_failures_ = 0;
   bool draining_ = false;
   bool stopping_ = false;

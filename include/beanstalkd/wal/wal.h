@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "beanstalkd/clock.h"
+#include "beanstalkd/failure_episode.h"
 #include "beanstalkd/journal.h"
 #include "beanstalkd/store.h"
 #include "beanstalkd/wal/file_system.h"
@@ -193,9 +194,7 @@ class Wal final : public Journal {
   bool failed_ = false;
   std::string failure_;
   Nanos retry_at_ = kNoTimer;
-  Nanos failing_since_ = 0;  // when the current failure began; 0 = healthy
-  Nanos failure_logged_at_ = 0;
-  std::uint64_t retries_ = 0;  // in the current failure
+  FailureEpisode failure_episode_;  // for the log lines while failed_ lasts
   bool compacting_ = false;
   WalStats stats_;
 };
