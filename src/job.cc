@@ -1,5 +1,6 @@
 #include "beanstalkd/job.h"
 
+#include <cstring>
 #include <new>
 
 namespace beanstalkd {
@@ -25,6 +26,26 @@ Job* Job::allocate(std::uint64_t id, std::uint32_t body_size) {
   job->id = id;
   job->body_size = body_size;
   return job;
+}
+
+Job* Job::allocate_body_in_log(std::uint64_t id, std::uint32_t body_size) {
+  void* memory = ::operator new(sizeof(Job) + sizeof(std::uint64_t), std::nothrow);
+  if (!memory) return nullptr;
+  Job* job = new (memory) Job{};
+  job->id = id;
+  job->body_size = body_size;
+  job->body_in_log = true;
+  return job;
+}
+
+std::uint64_t Job::log_offset() const {
+  std::uint64_t offset = 0;
+  std::memcpy(&offset, body_with_crlf(), sizeof offset);
+  return offset;
+}
+
+void Job::set_log_offset(std::uint64_t offset) {
+  std::memcpy(body_with_crlf(), &offset, sizeof offset);
 }
 
 void Job::release_memory(Job* job) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 
 namespace beanstalkd {
 
@@ -374,6 +375,14 @@ Job* Store::reserve_job(Session& session, std::uint64_t id) {
 }
 
 // --- job commands -------------------------------------------------------------
+
+bool Store::copy_body(const Job& job, char* dest) const {
+  if (!job.body_in_log) {
+    std::memcpy(dest, job.body_with_crlf(), job.body_size);
+    return true;
+  }
+  return journal_ && journal_->copy_body(job, dest);
+}
 
 Job* Store::held_job(Session& session, std::uint64_t id) const {
   Job* job = jobs_.find(id);

@@ -1,8 +1,12 @@
 // A job: fixed fields followed, in the same allocation, by the body and its
 // trailing CRLF, so the body is copied once from the socket into place and
-// written back out from there.
+// written back out from there. A job recovered from the write-ahead log may
+// instead leave its body in the log (body_in_log): the allocation then holds
+// the file offset of the job's full record, and the log reads the body back
+// when a client asks for it.
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -50,16 +54,28 @@ struct Job {
   std::uint32_t wal_file = 0;  // log file holding the job's full record; 0 = none
   JobState state = JobState::Ready;
   bool removed = false;  // gone from the store; freed when unpinned
+  // The body is not in memory but in the full record at log_offset() of
+  // log file wal_file (see Journal::copy_body).
+  bool body_in_log = false;
 
-  // body_size bytes followed by "\r\n" once the put completed.
+  // body_size bytes followed by "\r\n" once the put completed; only when
+  // !body_in_log.
   char* body_with_crlf() { return reinterpret_cast<char*>(this + 1); }
   const char* body_with_crlf() const { return reinterpret_cast<const char*>(this + 1); }
-  std::string_view body() const { return {body_with_crlf(), body_size}; }
+  std::string_view body() const {
+    assert(!body_in_log);
+    return {body_with_crlf(), body_size};
+  }
+  // Only when body_in_log: where the full record starts in file wal_file.
+  std::uint64_t log_offset() const;
+  void set_log_offset(std::uint64_t offset);
   Nanos ttr() const { return static_cast<Nanos>(ttr_seconds) * kNanosPerSecond; }
   bool urgent() const { return priority < kUrgentPriority; }
 
   // One allocation of header plus body_size + 2 bytes.
   static Job* allocate(std::uint64_t id, std::uint32_t body_size);
+  // A job whose body stays in the log: header plus the record's offset.
+  static Job* allocate_body_in_log(std::uint64_t id, std::uint32_t body_size);
   // Frees the job, or defers it until the last pin is dropped.
   static void release_memory(Job* job);
   void pin() { ++pins; }

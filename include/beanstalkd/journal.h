@@ -16,6 +16,10 @@ class Journal {
   virtual void record_update(Job& job) = 0;
   // The job is gone; called before its memory is released.
   virtual void record_delete(Job& job) = 0;
+  // For a job whose body the log keeps (job.body_in_log): copies its
+  // body_size bytes to `dest`. False, having logged why, if they cannot be
+  // read back intact.
+  virtual bool copy_body(const Job& job, char* dest) = 0;
 };
 
 }  // namespace beanstalkd

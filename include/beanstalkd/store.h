@@ -104,6 +104,9 @@ class Store {
   bool kick_job(std::uint64_t id);
 
   Job* find_job(std::uint64_t id) const { return jobs_.find(id); }
+  // A job's body_size bytes into `dest`: from memory, or read back from the
+  // log for a job whose body stays there. False if that read failed.
+  bool copy_body(const Job& job, char* dest) const;
   void prefetch_job_slot(std::uint64_t id) const { jobs_.prefetch(id); }
   Job* peek_ready(const Session& session) const;
   Job* peek_delayed(const Session& session) const;

@@ -307,12 +307,26 @@ void Connection::unpin_job(const void*, size_t, void* job) {
 }
 
 void Connection::reply_job(std::string_view word, Job& job) {
+  std::string from_log;
+  if (job.body_in_log) {
+    // A recovered job whose body stayed in the log: read it back before
+    // anything is written, so that a failure gets an error line of its own
+    // (the log says which file and offset).
+    from_log.resize(job.body_size + kCrlf.size());
+    if (!server_.store().copy_body(job, from_log.data())) {
+      reply("INTERNAL_ERROR\r\n");
+      return;
+    }
+    from_log.replace(job.body_size, kCrlf.size(), kCrlf);
+  }
   char header[64];
   int n = std::snprintf(header, sizeof header, "%.*s %llu %u\r\n", static_cast<int>(word.size()),
                         word.data(), static_cast<unsigned long long>(job.id), job.body_size);
   reply(std::string_view(header, static_cast<std::size_t>(n)));
   std::size_t len = job.body_size + 2;
-  if (len < kReferenceBodyThreshold) {
+  if (job.body_in_log) {
+    evbuffer_add(out_, from_log.data(), from_log.size());
+  } else if (len < kReferenceBodyThreshold) {
     evbuffer_add(out_, job.body_with_crlf(), len);
   } else {
     // The job may be deleted before the bytes leave; the pin keeps its

@@ -53,7 +53,38 @@ class PosixWritableFile final : public WritableFile {
   std::uint64_t position_ = 0;
 };
 
+class PosixReadableFile final : public ReadableFile {
+ public:
+  explicit PosixReadableFile(int fd) : fd_(fd) {}
+  ~PosixReadableFile() override { ::close(fd_); }
+
+  int read_at(std::uint64_t offset, char* dest, std::size_t size) override {
+    while (size > 0) {
+      ssize_t n = ::pread(fd_, dest, size, static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      if (n == 0) return EIO;
+      dest += n;
+      size -= static_cast<std::size_t>(n);
+      offset += static_cast<std::uint64_t>(n);
+    }
+    return 0;
+  }
+
+ private:
+  int fd_;
+};
+
 }  // namespace
+
+int PosixFileSystem::open_for_read(const std::string& path, std::unique_ptr<ReadableFile>& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  out = std::make_unique<PosixReadableFile>(fd);
+  return 0;
+}
 
 int PosixFileSystem::create(const std::string& path, std::unique_ptr<WritableFile>& out) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);

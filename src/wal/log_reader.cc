@@ -17,7 +17,14 @@ bool all_zero(std::string_view b) {
   return std::all_of(b.begin(), b.end(), [](char c) { return c == 0; });
 }
 
-// An intact record at `at`: returns its total size, or 0.
+std::size_t next_intact_record(std::string_view b, std::size_t from) {
+  for (std::size_t at = from; at + kRecordHeaderSize <= b.size(); ++at)
+    if (intact_record_at(b, at)) return at;
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 std::size_t intact_record_at(std::string_view b, std::size_t at) {
   if (b.size() - at < kRecordHeaderSize) return 0;
   auto type = static_cast<unsigned char>(b[at + 8]);
@@ -29,14 +36,6 @@ std::size_t intact_record_at(std::string_view b, std::size_t at) {
   if (record_checksum(b.substr(at + 4, 5 + length)) != load_u32(b, at)) return 0;
   return kRecordHeaderSize + length;
 }
-
-std::size_t next_intact_record(std::string_view b, std::size_t from) {
-  for (std::size_t at = from; at + kRecordHeaderSize <= b.size(); ++at)
-    if (intact_record_at(b, at)) return at;
-  return std::string_view::npos;
-}
-
-}  // namespace
 
 FileScan scan_log_file(std::string_view bytes, const RecordVisitor& visit) {
   FileScan scan;

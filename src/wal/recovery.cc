@@ -38,12 +38,28 @@ void apply_state(Job& job, const JobRecord& r, Nanos wall_to_mono) {
   job.kicks = r.kicks;
 }
 
+// Bodies shorter than this stay in memory: they take no more room than the
+// record offset that would replace them (the same malloc size class).
+constexpr std::size_t kBodyLeftInLogFrom = 16;
+
 Job* make_job(Store& store, std::uint64_t id, std::string_view tube, std::string_view body) {
   Job* job = Job::allocate(id, static_cast<std::uint32_t>(body.size()));
   if (!job) return nullptr;
   std::memcpy(job->body_with_crlf(), body.data(), body.size());
   job->body_with_crlf()[body.size()] = '\r';
   job->body_with_crlf()[body.size() + 1] = '\n';
+  job->tube = store.recovery_tube(tube);
+  store.adopt(job);
+  return job;
+}
+
+// A job whose body stays in its full record, at `record_offset` of the file
+// being replayed (Wal::copy_body reads it back).
+Job* make_job_body_in_log(Store& store, std::uint64_t id, std::string_view tube,
+                          std::uint32_t body_size, std::uint64_t record_offset) {
+  Job* job = Job::allocate_body_in_log(id, body_size);
+  if (!job) return nullptr;
+  job->set_log_offset(record_offset);
   job->tube = store.recovery_tube(tube);
   store.adopt(job);
   return job;
@@ -114,14 +130,24 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
       // Puts come in id order: the next record is most likely the next id.
       store.prefetch_job_slot(r.id + 1);
       switch (type) {
-        case RecordType::JobFull:
-          if (!job) job = make_job(store, r.id, r.tube, r.body);
+        case RecordType::JobFull: {
+          const std::uint64_t offset =
+              static_cast<std::uint64_t>(payload.data() - bytes.data()) - kRecordHeaderSize;
+          if (!job) {
+            job = r.body.size() >= kBodyLeftInLogFrom
+                      ? make_job_body_in_log(store, r.id, r.tube,
+                                             static_cast<std::uint32_t>(r.body.size()), offset)
+                      : make_job(store, r.id, r.tube, r.body);
+          } else if (job->body_in_log) {
+            job->set_log_offset(offset);  // the newer copy (compaction wrote it)
+          }
           if (!job) return;
           job->ttr_seconds = std::max<std::uint32_t>(r.ttr_seconds, 1);
           job->created_at = r.created_at_wall + wall_to_mono;
           job->wal_file = index;
           apply_state(*job, r, wall_to_mono);
           break;
+        }
         case RecordType::JobUpdate:
           if (job) apply_state(*job, r, wall_to_mono);
           break;
@@ -237,10 +263,20 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
   // Damaged, missing or foreign files: rewrite every job into the new file,
   // so those files are no longer needed to restore the state.
   if (imported || !damaged.empty() || gaps) {
+    bool all_read = true;
     store.for_each_job([&](Job* job) {
-      append_full(*job);
-      ++stats_.records_migrated;
+      if (append_full(*job)) {
+        ++stats_.records_migrated;
+      } else {
+        all_read = false;
+      }
     });
+    if (!all_read) {
+      // Renaming the damaged files would strand those jobs: stop instead,
+      // with every file as it was.
+      error = "cannot read back the bodies of recovered jobs (see above); nothing was changed";
+      return false;
+    }
     write_pending();
     if (!failed_ && options_.policy != SyncPolicy::Never) sync_now();
     if (failed_) {

@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "beanstalkd/wal/log_reader.h"
+
 namespace beanstalkd::wal {
 
 namespace {
@@ -89,7 +91,7 @@ JobRecord Wal::to_record(const Job& job) const {
   r.buries = job.buries;
   r.kicks = job.kicks;
   r.tube = job.tube->name;
-  r.body = job.body();
+  if (!job.body_in_log) r.body = job.body();  // else append_full reads it back
   return r;
 }
 
@@ -103,9 +105,9 @@ void Wal::reserve_room(std::size_t size) {
   append_size_ += size;
 }
 
-Wal::Chunk& Wal::chunk_for_append() {
+Wal::Chunk& Wal::chunk_for_append(std::size_t record_size) {
   if (pending_.empty() || pending_.back().file_index != append_index_)
-    pending_.push_back(Chunk{append_index_, {}, 0, appended_seq_});
+    pending_.push_back(Chunk{append_index_, append_size_ - record_size, {}, 0, appended_seq_});
   return pending_.back();
 }
 
@@ -115,10 +117,20 @@ void Wal::note_appended() {
   chunk.end_seq = ++appended_seq_;
 }
 
-void Wal::append_full(Job& job) {
+// False, leaving the job where it was, if its body is in the log and cannot
+// be read back.
+bool Wal::append_full(Job& job) {
   const std::size_t size = full_size(job);
+  JobRecord record = to_record(job);
+  std::string body_from_log;
+  if (job.body_in_log) {
+    body_from_log.resize(job.body_size);
+    if (!copy_body(job, body_from_log.data())) return false;
+    record.body = body_from_log;
+  }
   reserve_room(size);
-  encode_job_full(to_record(job), chunk_for_append().bytes);
+  const std::uint64_t offset = append_size_ - size;
+  encode_job_full(record, chunk_for_append(size).bytes);
   note_appended();
   if (job.wal_file != 0) detach_from_file(job);
   LogFile& file = files_[append_index_];
@@ -126,6 +138,50 @@ void Wal::append_full(Job& job) {
   file.live_bytes += size;
   file.job_ids.push_back(job.id);
   job.wal_file = append_index_;
+  if (job.body_in_log) job.set_log_offset(offset);
+  return true;
+}
+
+// A record as it is in the log: from the chunk that holds it while it is not
+// written yet (this turn's, or one waiting for a retry after a failure),
+// else from its file.
+int Wal::read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t size,
+                     std::string& out) {
+  for (const Chunk& chunk : pending_) {
+    if (chunk.file_index == file_index && offset >= chunk.start &&
+        offset - chunk.start + size <= chunk.bytes.size()) {
+      out.assign(chunk.bytes, offset - chunk.start, size);
+      return 0;
+    }
+  }
+  auto it = files_.find(file_index);
+  if (it == files_.end()) return ENOENT;
+  LogFile& file = it->second;
+  if (!file.reader) {
+    if (int rc = fs_.open_for_read(file.path, file.reader); rc != 0) return rc;
+  }
+  out.resize(size);
+  return file.reader->read_at(offset, out.data(), size);
+}
+
+bool Wal::copy_body(const Job& job, char* dest) {
+  const std::size_t size = full_size(job);
+  std::string bytes;
+  const int rc = read_record(job.wal_file, job.log_offset(), size, bytes);
+  JobRecord r;
+  const bool intact =
+      rc == 0 && intact_record_at(bytes, 0) == size &&
+      static_cast<RecordType>(bytes[8]) == RecordType::JobFull &&
+      decode_record(RecordType::JobFull, std::string_view(bytes).substr(kRecordHeaderSize), r) &&
+      r.id == job.id && r.body.size() == job.body_size;
+  if (!intact) {
+    spdlog::error("cannot read job {}'s body back from log file {} at offset {}: {}", job.id,
+                  file_name(job.wal_file), job.log_offset(),
+                  rc != 0 ? std::strerror(rc) : "the record there is not intact");
+    return false;
+  }
+  std::memcpy(dest, r.body.data(), r.body.size());
+  return true;
 }
 
 void Wal::detach_from_file(Job& job) {
@@ -146,13 +202,13 @@ void Wal::record_update(Job& job) {
   // need: a reserved job comes back ready anyway.
   if (failed_) return;
   reserve_room(kJobUpdateRecordSize);
-  encode_job_update(to_record(job), chunk_for_append().bytes);
+  encode_job_update(to_record(job), chunk_for_append(kJobUpdateRecordSize).bytes);
   note_appended();
 }
 
 void Wal::record_delete(Job& job) {
   reserve_room(kJobDeleteRecordSize);
-  encode_job_delete(job.id, chunk_for_append().bytes);
+  encode_job_delete(job.id, chunk_for_append(kJobDeleteRecordSize).bytes);
   note_appended();
   detach_from_file(job);
   collect_obsolete_files();
@@ -170,14 +226,17 @@ void Wal::compact() {
     if (index >= current_index_ || index == append_index_) break;
     if (disk_bytes() <= 2 * live_bytes() + 2 * options_.file_size) break;
     const std::uint32_t oldest_index = index;
+    std::vector<std::uint64_t> staying;  // their bodies could not be read back
     for (std::uint64_t id : oldest.job_ids) {
       Job* job = store_->find_job(id);
-      if (job && job->wal_file == oldest_index) {
-        append_full(*job);
+      if (!job || job->wal_file != oldest_index) continue;
+      if (append_full(*job)) {
         ++stats_.records_migrated;
+      } else {
+        staying.push_back(id);
       }
     }
-    oldest.job_ids.clear();
+    oldest.job_ids = std::move(staying);
     const std::size_t before = files_.size();
     collect_obsolete_files();
     if (files_.size() == before) break;

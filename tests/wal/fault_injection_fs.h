@@ -18,6 +18,7 @@ class FaultInjectionFs final : public FileSystem {
   int fail_next_append = 0;
   int fail_next_sync = 0;
   int fail_next_create = 0;
+  int fail_next_read = 0;  // a read of a body the log keeps
   // Fail every append/sync/create with this errno until cleared (0).
   int fail_all_appends = 0;
   int fail_all_syncs = 0;
@@ -39,6 +40,12 @@ class FaultInjectionFs final : public FileSystem {
   }
   int read_file(const std::string& path, std::string& out) override {
     return real_.read_file(path, out);
+  }
+  int open_for_read(const std::string& path, std::unique_ptr<ReadableFile>& out) override {
+    std::unique_ptr<ReadableFile> inner;
+    if (int rc = real_.open_for_read(path, inner)) return rc;
+    out = std::make_unique<Reader>(*this, std::move(inner));
+    return 0;
   }
   int truncate_file(const std::string& path, std::uint64_t size) override {
     int rc = real_.truncate_file(path, size);
@@ -102,6 +109,20 @@ class FaultInjectionFs final : public FileSystem {
     FaultInjectionFs& fs_;
     std::string path_;
     std::unique_ptr<WritableFile> inner_;
+  };
+
+  class Reader final : public ReadableFile {
+   public:
+    Reader(FaultInjectionFs& fs, std::unique_ptr<ReadableFile> inner)
+        : fs_(fs), inner_(std::move(inner)) {}
+    int read_at(std::uint64_t offset, char* dest, std::size_t size) override {
+      if (int e = take(fs_.fail_next_read, 0)) return e;
+      return inner_->read_at(offset, dest, size);
+    }
+
+   private:
+    FaultInjectionFs& fs_;
+    std::unique_ptr<ReadableFile> inner_;
   };
 
   PosixFileSystem real_;

@@ -36,6 +36,13 @@ struct Recorder : ReserveListener {
   void on_wait_ended(WaitEnd) override { ++waits_ended; }
 };
 
+// A job's body wherever it is: recovered jobs leave theirs in the log.
+std::string body_of(const Store& store, const Job& job) {
+  std::string body(job.body_size, '\0');
+  EXPECT_TRUE(store.copy_body(job, body.data())) << "job " << job.id;
+  return body;
+}
+
 // One server's worth of store and log.
 struct Instance {
   Instance(FileSystem& file_system, WalOptions options) : wal(file_system, std::move(options)) {}
@@ -165,7 +172,7 @@ TEST_F(WalTest, EveryStateAndCounterSurvivesARestart) {
   ASSERT_NE(b1, nullptr);
   EXPECT_EQ(b1->priority, 70u);
   EXPECT_EQ(b1->buries, 1u);
-  EXPECT_EQ(b1->body(), "buried-first");
+  EXPECT_EQ(body_of(b->store, *b1), "buried-first");
   Tube* other = b->store.find_tube("other");
   ASSERT_NE(other, nullptr);
   EXPECT_EQ(other->buried.top()->id, 4u);
@@ -241,9 +248,9 @@ TEST_F(WalTest, TornTailAtEveryOffsetOfTheLastRecordIsCutQuietly) {
 TEST_F(WalTest, AFlippedByteInTheMiddleIsReportedAndEveryIntactRecordRecovered) {
   {
     auto a = start();
-    put(*a, "one");
+    put(*a, "one, long enough to stay in the log");
     put(*a, "two-damaged");
-    put(*a, "three");
+    put(*a, "three, long enough to stay in the log");
     a->wal.flush();
   }
   const std::string name = "wal.0000000001";
@@ -259,13 +266,17 @@ TEST_F(WalTest, AFlippedByteInTheMiddleIsReportedAndEveryIntactRecordRecovered) 
     EXPECT_NE(b->store.find_job(1), nullptr);
     EXPECT_EQ(b->store.find_job(2), nullptr);
     ASSERT_NE(b->store.find_job(3), nullptr);
-    EXPECT_EQ(b->store.find_job(3)->body(), "three");
+    // Their bodies were read from the damaged file into the new one before
+    // it was renamed, and are read back from there.
+    EXPECT_EQ(body_of(b->store, *b->store.find_job(1)), "one, long enough to stay in the log");
+    EXPECT_EQ(body_of(b->store, *b->store.find_job(3)), "three, long enough to stay in the log");
   }
   // The damaged file is kept, renamed, and no longer needed.
   EXPECT_TRUE(fs::exists(path(name + ".damaged")));
   auto c = start();
   EXPECT_EQ(c->report.damaged_files, 0u);
   EXPECT_EQ(c->report.jobs, 2u);
+  EXPECT_EQ(body_of(c->store, *c->store.find_job(3)), "three, long enough to stay in the log");
   EXPECT_EQ(put(*c, "four"), 4u);
 }
 
@@ -336,7 +347,7 @@ TEST_F(WalTest, AWriteFailureIsStickyUntilARetrySucceeds) {
   fs_.power_loss();
   auto b = start();
   ASSERT_NE(b->store.find_job(1), nullptr);
-  EXPECT_EQ(b->store.find_job(1)->body(), "survives");
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(1)), "survives");
   EXPECT_EQ(b->report.damaged_files, 0u);
 }
 
@@ -420,7 +431,7 @@ TEST_F(WalTest, AFailedSyncRewritesEverythingSinceTheLastGoodSync) {
   auto b = start();
   EXPECT_EQ(b->report.jobs, 2u);
   ASSERT_NE(b->store.find_job(2), nullptr);
-  EXPECT_EQ(b->store.find_job(2)->body(), "during");
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(2)), "during");
 }
 
 TEST_F(WalTest, AFullDiskWhenStartingAFileRecoversWhenSpaceReturns) {
@@ -506,7 +517,7 @@ std::string restorable_state(const Store& store) {
     std::string line =
         std::string(job->tube->name) + " " + job_state_name(state) +
         " pri=" + std::to_string(job->priority) + " delay=" + std::to_string(job->delay_seconds) +
-        " ttr=" + std::to_string(job->ttr_seconds) + " body=" + std::string(job->body()) +
+        " ttr=" + std::to_string(job->ttr_seconds) + " body=" + body_of(store, *job) +
         " counters=" + std::to_string(job->reserves) + "/" + std::to_string(job->timeouts) + "/" +
         std::to_string(job->releases) + "/" + std::to_string(job->buries) + "/" +
         std::to_string(job->kicks);
@@ -633,6 +644,118 @@ TEST_F(WalTest, CompactionBoundsDiskUseUnderReleaseWithDelayChurn) {
   // The last release of job 5 (round 2999) set priority 2999.
   EXPECT_EQ(b->store.find_job(5)->priority, 2999u);
   EXPECT_EQ(b->store.find_job(5)->releases, 600u);
+}
+
+// A restart leaves the bodies of the jobs it recovers in the log and reads
+// them back on demand, so it needs memory for the jobs' fields only.
+TEST_F(WalTest, RecoveredBodiesStayInTheLogAndAreReadBackExactly) {
+  std::string binary(300, '\0');
+  for (std::size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>(i * 7);
+  const std::string larger_than_a_file(200 * 1024, 'L');
+  {
+    auto a = start();
+    put(*a, "short");                        // 1
+    put(*a, binary);                         // 2
+    put(*a, larger_than_a_file);             // 3
+    put(*a, "sixteen bytes ok", 5, 0, "t");  // 4
+    a->wal.flush();
+  }
+  auto b = start();
+  ASSERT_EQ(b->report.jobs, 4u);
+  Job* shorter = b->store.find_job(1);
+  ASSERT_NE(shorter, nullptr);
+  EXPECT_FALSE(shorter->body_in_log);  // it takes no more memory than an offset
+  EXPECT_EQ(body_of(b->store, *shorter), "short");
+  for (std::uint64_t id : {2u, 3u, 4u}) {
+    ASSERT_NE(b->store.find_job(id), nullptr);
+    EXPECT_TRUE(b->store.find_job(id)->body_in_log) << id;
+  }
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(2)), binary);
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(3)), larger_than_a_file);
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(4)), "sixteen bytes ok");
+  // Changes after the restart leave them where they are; a new job is in
+  // memory; a second restart finds every body again.
+  ASSERT_TRUE(b->store.reserve_job(b->session, 2));
+  ASSERT_TRUE(b->store.release(b->session, 2, 1, 0));
+  const std::uint64_t fresh = put(*b, "a new job, its body in memory");
+  EXPECT_FALSE(b->store.find_job(fresh)->body_in_log);
+  b->wal.flush();
+  b.reset();
+  auto c = start();
+  ASSERT_EQ(c->report.jobs, 5u);
+  EXPECT_EQ(body_of(c->store, *c->store.find_job(2)), binary);
+  EXPECT_EQ(c->store.find_job(2)->priority, 1u);
+  EXPECT_EQ(body_of(c->store, *c->store.find_job(3)), larger_than_a_file);
+  EXPECT_EQ(body_of(c->store, *c->store.find_job(fresh)), "a new job, its body in memory");
+}
+
+// Compaction copies recovered jobs out of the oldest file: their bodies are
+// read back from it, and from then on come from the copy (still unwritten in
+// the same turn, written after), so the old file can go.
+TEST_F(WalTest, CompactionMovesTheBodiesThatStayInTheLog) {
+  WalOptions o = options(SyncPolicy::Never);
+  o.file_size = 4096;
+  auto body = [](std::uint64_t id) { return std::string(200, static_cast<char>('a' + id)); };
+  {
+    auto a = start(o);
+    for (std::uint64_t id = 1; id <= 5; ++id) put(*a, body(id));
+    a->wal.flush();
+  }
+  auto b = start(o);
+  for (std::uint64_t id = 1; id <= 5; ++id) ASSERT_TRUE(b->store.find_job(id)->body_in_log);
+  for (int round = 0; round < 600; ++round) {
+    const std::uint64_t id = 1 + static_cast<std::uint64_t>(round % 5);
+    ASSERT_TRUE(b->store.reserve_job(b->session, id));
+    ASSERT_TRUE(b->store.release(b->session, id, static_cast<std::uint32_t>(round), 1));
+    for (std::uint64_t each = 1; each <= 5; ++each)
+      ASSERT_EQ(body_of(b->store, *b->store.find_job(each)), body(each))
+          << "before the turn's writes, round " << round << ", job " << each;
+    b->wal.flush();
+    for (std::uint64_t each = 1; each <= 5; ++each)
+      ASSERT_EQ(body_of(b->store, *b->store.find_job(each)), body(each))
+          << "after the turn's writes, round " << round << ", job " << each;
+  }
+  EXPECT_GT(b->wal.stats().records_migrated, 0u);
+  EXPECT_GT(b->wal.stats().files_deleted, 0u);
+  EXPECT_FALSE(fs::exists(path("wal.0000000001")));  // where the bodies were at first
+  b.reset();
+  auto c = start(o);
+  ASSERT_EQ(c->report.jobs, 5u);
+  for (std::uint64_t id = 1; id <= 5; ++id)
+    EXPECT_EQ(body_of(c->store, *c->store.find_job(id)), body(id));
+}
+
+// A body that cannot be read back intact is an error, logged with the file
+// and offset, never bytes passed on as the job's; the next read tries again.
+TEST_F(WalTest, ABodyThatCannotBeReadBackIsAnErrorNotGarbage) {
+  const std::string first(40, 'f');
+  const std::string second(40, 's');
+  {
+    auto a = start();
+    put(*a, first);
+    put(*a, second);
+    a->wal.flush();
+  }
+  auto b = start();
+  Job* one = b->store.find_job(1);
+  Job* two = b->store.find_job(2);
+  ASSERT_TRUE(one && two && one->body_in_log && two->body_in_log);
+  std::string out(40, '\0');
+  LogCapture logs;
+  fs_.fail_next_read = EIO;
+  EXPECT_FALSE(b->store.copy_body(*one, out.data()));
+  EXPECT_EQ(logs.count("cannot read job 1's body back from log file wal.0000000001 at offset"), 1u);
+  EXPECT_EQ(body_of(b->store, *one), first);  // the read error has passed
+
+  // The disk changes a byte under the server: the checksum catches it.
+  std::string bytes = read("wal.0000000001");
+  const std::size_t at = bytes.find(second);
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 10] = 'X';
+  write("wal.0000000001", bytes);
+  EXPECT_FALSE(b->store.copy_body(*two, out.data()));
+  EXPECT_EQ(logs.count("the record there is not intact"), 1u);
+  EXPECT_EQ(body_of(b->store, *one), first);
 }
 
 // The physical size of every file in the directory, lock and all.

@@ -24,12 +24,21 @@ class WritableFile {
   virtual std::uint64_t position() const = 0;
 };
 
+class ReadableFile {
+ public:
+  virtual ~ReadableFile() = default;
+  // Reads exactly `size` bytes at `offset` (EIO if the file ends first).
+  virtual int read_at(std::uint64_t offset, char* dest, std::size_t size) = 0;
+};
+
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
   // Creates (or truncates) a file for appending.
   virtual int create(const std::string& path, std::unique_ptr<WritableFile>& out) = 0;
   virtual int read_file(const std::string& path, std::string& out) = 0;
+  // Opens a file for reads at any offset (bodies the log keeps on disk).
+  virtual int open_for_read(const std::string& path, std::unique_ptr<ReadableFile>& out) = 0;
   virtual int truncate_file(const std::string& path, std::uint64_t size) = 0;
   virtual int list_dir(const std::string& dir, std::vector<std::string>& names) = 0;
   virtual int remove(const std::string& path) = 0;
@@ -44,6 +53,7 @@ class PosixFileSystem final : public FileSystem {
  public:
   int create(const std::string& path, std::unique_ptr<WritableFile>& out) override;
   int read_file(const std::string& path, std::string& out) override;
+  int open_for_read(const std::string& path, std::unique_ptr<ReadableFile>& out) override;
   int truncate_file(const std::string& path, std::uint64_t size) override;
   int list_dir(const std::string& dir, std::vector<std::string>& names) override;
   int remove(const std::string& path) override;

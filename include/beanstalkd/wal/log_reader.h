@@ -36,4 +36,8 @@ using RecordVisitor = std::function<void(RecordType type, std::string_view paylo
 
 FileScan scan_log_file(std::string_view bytes, const RecordVisitor& visit);
 
+// The size of the intact record (framing, type and checksum all good) that
+// starts at `at` in `bytes`, or 0 if there is none.
+std::size_t intact_record_at(std::string_view bytes, std::size_t at);
+
 }  // namespace beanstalkd::wal

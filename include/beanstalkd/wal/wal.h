@@ -11,6 +11,10 @@
 // false) and retries every second, rewriting everything since the last good
 // sync, until the disk takes it again.
 //
+// Jobs recovered at start-up leave their bodies in the log (Job::body_in_log):
+// a body is read back, checksum verified, when a client reserves or peeks
+// the job, so a restart does not need the memory of every body at once.
+//
 // Files are deleted oldest first, once no live job's full record is in them
 // and the records that made them obsolete are durable. Compaction copies
 // the live jobs out of the oldest file when the log holds more than twice
@@ -94,6 +98,7 @@ class Wal final : public Journal {
   void record_put(Job& job) override;
   void record_update(Job& job) override;
   void record_delete(Job& job) override;
+  bool copy_body(const Job& job, char* dest) override;
 
   // False after a write or sync failure, until a retry succeeds.
   bool healthy() const { return !failed_; }
@@ -131,13 +136,15 @@ class Wal final : public Journal {
  private:
   struct LogFile {
     std::string path;
-    std::uint64_t size = 0;              // bytes written (or found) in it
-    std::uint64_t live_jobs = 0;         // live jobs whose full record is here
-    std::uint64_t live_bytes = 0;        // the size of those records
-    std::vector<std::uint64_t> job_ids;  // jobs that had their full record here
+    std::uint64_t size = 0;                // bytes written (or found) in it
+    std::uint64_t live_jobs = 0;           // live jobs whose full record is here
+    std::uint64_t live_bytes = 0;          // the size of those records
+    std::vector<std::uint64_t> job_ids;    // jobs that had their full record here
+    std::unique_ptr<ReadableFile> reader;  // opened at the first body read back
   };
   struct Chunk {
     std::uint32_t file_index;
+    std::uint64_t start;  // the file offset of bytes[0]
     std::string bytes;
     std::uint64_t records = 0;
     std::uint64_t end_seq = 0;  // sequence of its last record
@@ -148,10 +155,13 @@ class Wal final : public Journal {
   };
 
   bool recover(std::string& error, RecoveryReport& report);
-  void append_full(Job& job);
+  bool append_full(Job& job);
   void detach_from_file(Job& job);
   void reserve_room(std::size_t size);
-  Chunk& chunk_for_append();
+  // Call right after reserve_room(record_size).
+  Chunk& chunk_for_append(std::size_t record_size);
+  int read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t size,
+                  std::string& out);
   void note_appended();
   JobRecord to_record(const Job& job) const;
   void compact();
