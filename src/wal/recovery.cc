@@ -118,6 +118,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     }
     ++report.files;
     std::uint64_t malformed = 0;
+    IdRuns full_records;  // in record order: mostly ascending ids
     FileScan scan = scan_log_file(bytes, [&](RecordType type, std::string_view payload) {
       JobRecord r;
       if (!decode_record(type, payload, r)) {
@@ -142,6 +143,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
             job->set_log_offset(offset);  // the newer copy (compaction wrote it)
           }
           if (!job) return;
+          full_records.push_back(r.id);
           job->ttr_seconds = std::max<std::uint32_t>(r.ttr_seconds, 1);
           job->created_at = r.created_at_wall + wall_to_mono;
           job->wal_file = index;
@@ -167,6 +169,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     LogFile& file = files_[index];
     file.path = path;
     file.size = scan.valid_end;
+    file.job_ids = std::move(full_records);
     bool is_damaged = !scan.damage.empty() || malformed > 0;
     for (const DamagedRange& d : scan.damage)
       spdlog::error(
@@ -241,7 +244,6 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     }
     ++it->second.live_jobs;
     it->second.live_bytes += job_full_record_size(job->tube->name.size(), job->body_size);
-    it->second.job_ids.push_back(job->id);
   });
   store.finish_recovery(next_id);
   report.jobs = store.job_count();

@@ -226,16 +226,16 @@ void Wal::compact() {
     if (index >= current_index_ || index == append_index_) break;
     if (disk_bytes() <= 2 * live_bytes() + 2 * options_.file_size) break;
     const std::uint32_t oldest_index = index;
-    std::vector<std::uint64_t> staying;  // their bodies could not be read back
-    for (std::uint64_t id : oldest.job_ids) {
+    IdRuns staying;  // their bodies could not be read back
+    oldest.job_ids.for_each([&](std::uint64_t id) {
       Job* job = store_->find_job(id);
-      if (!job || job->wal_file != oldest_index) continue;
+      if (!job || job->wal_file != oldest_index) return;
       if (append_full(*job)) {
         ++stats_.records_migrated;
       } else {
         staying.push_back(id);
       }
-    }
+    });
     oldest.job_ids = std::move(staying);
     const std::size_t before = files_.size();
     collect_obsolete_files();

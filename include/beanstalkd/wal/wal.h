@@ -35,6 +35,7 @@
 #include "beanstalkd/store.h"
 #include "beanstalkd/wal/file_system.h"
 #include "beanstalkd/wal/format.h"
+#include "beanstalkd/wal/id_runs.h"
 #include "beanstalkd/wal/sync_thread.h"
 
 namespace beanstalkd::wal {
@@ -139,7 +140,7 @@ class Wal final : public Journal {
     std::uint64_t size = 0;                // bytes written (or found) in it
     std::uint64_t live_jobs = 0;           // live jobs whose full record is here
     std::uint64_t live_bytes = 0;          // the size of those records
-    std::vector<std::uint64_t> job_ids;    // jobs that had their full record here
+    IdRuns job_ids;                        // jobs that had their full record here (some since gone)
     std::unique_ptr<ReadableFile> reader;  // opened at the first body read back
   };
   struct Chunk {
