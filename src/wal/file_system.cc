@@ -13,6 +13,21 @@ namespace beanstalkd::wal {
 
 namespace {
 
+int pread_exactly(int fd, std::uint64_t offset, char* dest, std::size_t size) {
+  while (size > 0) {
+    ssize_t n = ::pread(fd, dest, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    dest += n;
+    size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
+  }
+  return 0;
+}
+
 class PosixWritableFile final : public WritableFile {
  public:
   explicit PosixWritableFile(int fd) : fd_(fd) {}
@@ -48,6 +63,10 @@ class PosixWritableFile final : public WritableFile {
 
   std::uint64_t position() const override { return position_; }
 
+  int read_at(std::uint64_t offset, char* dest, std::size_t size) override {
+    return pread_exactly(fd_, offset, dest, size);
+  }
+
  private:
   int fd_;
   std::uint64_t position_ = 0;
@@ -59,18 +78,7 @@ class PosixReadableFile final : public ReadableFile {
   ~PosixReadableFile() override { ::close(fd_); }
 
   int read_at(std::uint64_t offset, char* dest, std::size_t size) override {
-    while (size > 0) {
-      ssize_t n = ::pread(fd_, dest, size, static_cast<off_t>(offset));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return errno;
-      }
-      if (n == 0) return EIO;
-      dest += n;
-      size -= static_cast<std::size_t>(n);
-      offset += static_cast<std::uint64_t>(n);
-    }
-    return 0;
+    return pread_exactly(fd_, offset, dest, size);
   }
 
  private:
@@ -87,7 +95,7 @@ int PosixFileSystem::open_for_read(const std::string& path, std::unique_ptr<Read
 }
 
 int PosixFileSystem::create(const std::string& path, std::unique_ptr<WritableFile>& out) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return errno;
   out = std::make_unique<PosixWritableFile>(fd);
   return 0;

@@ -110,7 +110,11 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
                    file_name(indexes[i - 1] + 1), file_name(index - 1));
       gaps = true;
     }
-    if (int rc = fs_.read_file(path, bytes); rc != 0) {
+    // The reader serves the bodies recovered jobs leave in the file.
+    std::unique_ptr<ReadableFile> reader;
+    int rc = fs_.open_for_read(path, reader);
+    if (rc == 0) rc = fs_.read_file(path, bytes);
+    if (rc != 0) {
       spdlog::error("cannot read log file {}: {}; keeping it and going on without it", path,
                     std::strerror(rc));
       damaged.push_back(index);
@@ -170,6 +174,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     file.path = path;
     file.size = scan.valid_end;
     file.job_ids = std::move(full_records);
+    file.reader = std::move(reader);
     bool is_damaged = !scan.damage.empty() || malformed > 0;
     for (const DamagedRange& d : scan.damage)
       spdlog::error(

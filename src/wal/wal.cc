@@ -154,14 +154,15 @@ int Wal::read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t
       return 0;
     }
   }
-  auto it = files_.find(file_index);
-  if (it == files_.end()) return ENOENT;
-  LogFile& file = it->second;
-  if (!file.reader) {
-    if (int rc = fs_.open_for_read(file.path, file.reader); rc != 0) return rc;
+  ReadableFile* reader = nullptr;
+  if (current_ && file_index == current_index_) {
+    reader = current_.get();
+  } else if (auto it = files_.find(file_index); it != files_.end()) {
+    reader = it->second.reader.get();
   }
+  if (!reader) return ENOENT;
   out.resize(size);
-  return file.reader->read_at(offset, out.data(), size);
+  return reader->read_at(offset, out.data(), size);
 }
 
 bool Wal::copy_body(const Job& job, char* dest) {
@@ -323,7 +324,12 @@ bool Wal::rotate_to(std::uint32_t index) {
       if (failed_) return false;
     }
     release_preallocation();
-    current_.reset();
+    // It goes on serving the bodies its records hold.
+    if (auto it = files_.find(current_index_); it != files_.end()) {
+      it->second.reader = std::move(current_);
+    } else {
+      current_.reset();
+    }
   }
   if (!open_file(index)) return false;
   collect_obsolete_files();

@@ -19,6 +19,8 @@ class FaultInjectionFs final : public FileSystem {
   int fail_next_sync = 0;
   int fail_next_create = 0;
   int fail_next_read = 0;  // a read of a body the log keeps
+  // Fail every open_for_read (as when the process is out of descriptors).
+  int fail_all_opens_for_read = 0;
   // Fail every append/sync/create with this errno until cleared (0).
   int fail_all_appends = 0;
   int fail_all_syncs = 0;
@@ -42,6 +44,7 @@ class FaultInjectionFs final : public FileSystem {
     return real_.read_file(path, out);
   }
   int open_for_read(const std::string& path, std::unique_ptr<ReadableFile>& out) override {
+    if (fail_all_opens_for_read) return fail_all_opens_for_read;
     std::unique_ptr<ReadableFile> inner;
     if (int rc = real_.open_for_read(path, inner)) return rc;
     out = std::make_unique<Reader>(*this, std::move(inner));
@@ -104,6 +107,10 @@ class FaultInjectionFs final : public FileSystem {
       return 0;
     }
     std::uint64_t position() const override { return inner_->position(); }
+    int read_at(std::uint64_t offset, char* dest, std::size_t size) override {
+      if (int e = take(fs_.fail_next_read, 0)) return e;
+      return inner_->read_at(offset, dest, size);
+    }
 
    private:
     FaultInjectionFs& fs_;

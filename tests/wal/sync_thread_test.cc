@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -23,6 +24,7 @@ class GatedFile final : public WritableFile {
   int truncate(std::uint64_t) override { return 0; }
   int preallocate(std::uint64_t) override { return 0; }
   std::uint64_t position() const override { return 0; }
+  int read_at(std::uint64_t, char*, std::size_t) override { return EIO; }
 
   int sync() override {
     std::unique_lock lock(mutex_);

@@ -9,9 +9,17 @@
 
 namespace beanstalkd::wal {
 
-class WritableFile {
+class ReadableFile {
  public:
-  virtual ~WritableFile() = default;
+  virtual ~ReadableFile() = default;
+  // Reads exactly `size` bytes at `offset` (EIO if the file ends first).
+  virtual int read_at(std::uint64_t offset, char* dest, std::size_t size) = 0;
+};
+
+// A file being appended to; it also reads back what it holds, so the log
+// keeps one descriptor per file whether it writes or only reads it.
+class WritableFile : public ReadableFile {
+ public:
   // Writes all of `data` at the end, or fails (possibly after writing part).
   virtual int append(const char* data, std::size_t size) = 0;
   // Makes everything appended so far durable. Safe to call from another
@@ -22,13 +30,6 @@ class WritableFile {
   // Reserves disk space up to `size` bytes, zero-filled.
   virtual int preallocate(std::uint64_t size) = 0;
   virtual std::uint64_t position() const = 0;
-};
-
-class ReadableFile {
- public:
-  virtual ~ReadableFile() = default;
-  // Reads exactly `size` bytes at `offset` (EIO if the file ends first).
-  virtual int read_at(std::uint64_t offset, char* dest, std::size_t size) = 0;
 };
 
 class FileSystem {

@@ -137,11 +137,14 @@ class Wal final : public Journal {
  private:
   struct LogFile {
     std::string path;
-    std::uint64_t size = 0;                // bytes written (or found) in it
-    std::uint64_t live_jobs = 0;           // live jobs whose full record is here
-    std::uint64_t live_bytes = 0;          // the size of those records
-    IdRuns job_ids;                        // jobs that had their full record here (some since gone)
-    std::unique_ptr<ReadableFile> reader;  // opened at the first body read back
+    std::uint64_t size = 0;        // bytes written (or found) in it
+    std::uint64_t live_jobs = 0;   // live jobs whose full record is here
+    std::uint64_t live_bytes = 0;  // the size of those records
+    IdRuns job_ids;                // jobs that had their full record here (some since gone)
+    // Reads bodies back: the file's writer once it is closed, or a reader
+    // opened at start-up (one descriptor per file, taken before any client
+    // can use them up).
+    std::unique_ptr<ReadableFile> reader;
   };
   struct Chunk {
     std::uint32_t file_index;
