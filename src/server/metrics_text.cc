@@ -250,6 +250,10 @@ void render_wal(Writer& w, const MetricsSnapshot& m) {
             st.syncs);
   w.counter("beanstalkd_wal_write_failures_total", "Failed writes to the log.", st.write_failures);
   w.counter("beanstalkd_wal_sync_failures_total", "Failed syncs of the log.", st.sync_failures);
+  w.counter("beanstalkd_wal_body_read_failures_total",
+            "Bodies of recovered jobs that could not be read back intact from the log "
+            "(answered INTERNAL_ERROR).",
+            st.body_read_failures);
   w.counter("beanstalkd_wal_files_deleted_total", "Log files deleted once obsolete.",
             st.files_deleted);
   w.family("beanstalkd_wal_sync_duration_seconds", "histogram", "Time taken by each log sync.");

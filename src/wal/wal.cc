@@ -176,6 +176,7 @@ bool Wal::copy_body(const Job& job, char* dest) {
       decode_record(RecordType::JobFull, std::string_view(bytes).substr(kRecordHeaderSize), r) &&
       r.id == job.id && r.body.size() == job.body_size;
   if (!intact) {
+    ++stats_.body_read_failures;
     spdlog::error("cannot read job {}'s body back from log file {} at offset {}: {}", job.id,
                   file_name(job.wal_file), job.log_offset(),
                   rc != 0 ? std::strerror(rc) : "the record there is not intact");

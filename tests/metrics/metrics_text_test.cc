@@ -204,6 +204,7 @@ TEST(MetricsText, LogFiguresAndSyncHistogram) {
   l.stats.records_migrated = 2;
   l.stats.syncs = 6;
   l.stats.sync_failures = 1;
+  l.stats.body_read_failures = 4;
   l.stats.sync_latency_buckets[0] = 3;                               // le 0.0001
   l.stats.sync_latency_buckets[2] = 2;                               // le 0.001
   l.stats.sync_latency_buckets[wal::kSyncLatencyBounds.size()] = 1;  // +Inf
@@ -218,6 +219,7 @@ TEST(MetricsText, LogFiguresAndSyncHistogram) {
            "beanstalkd_wal_records_migrated_total 2",
            "beanstalkd_wal_syncs_total 6",
            "beanstalkd_wal_sync_failures_total 1",
+           "beanstalkd_wal_body_read_failures_total 4",
            "beanstalkd_wal_disk_bytes 8192",
            "beanstalkd_wal_sync_duration_seconds_bucket{le=\"0.0001\"} 3",
            "beanstalkd_wal_sync_duration_seconds_bucket{le=\"0.0005\"} 3",

@@ -761,6 +761,7 @@ TEST_F(WalTest, ABodyThatCannotBeReadBackIsAnErrorNotGarbage) {
   write("wal.0000000001", bytes);
   EXPECT_FALSE(b->store.copy_body(*two, out.data()));
   EXPECT_EQ(logs.count("the record there is not intact"), 1u);
+  EXPECT_EQ(b->wal.stats().body_read_failures, 2u);
   EXPECT_EQ(body_of(b->store, *one), first);
 }
 

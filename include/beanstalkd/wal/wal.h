@@ -66,6 +66,7 @@ struct WalStats {
   std::uint64_t syncs = 0;
   std::uint64_t write_failures = 0;
   std::uint64_t sync_failures = 0;
+  std::uint64_t body_read_failures = 0;  // bodies left in the log not read back intact
   std::uint64_t files_deleted = 0;
   // Syncs per bucket of kSyncLatencyBounds (not cumulative), then +Inf.
   std::array<std::uint64_t, kSyncLatencyBounds.size() + 1> sync_latency_buckets{};
