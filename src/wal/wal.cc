@@ -434,6 +434,7 @@ void Wal::handle_sync_result(const SyncThread::Result& result) {
     // a second fsync can succeed without them: cut the file back to what is
     // known durable and write those records again.
     current_->truncate(synced_position_);
+    files_[current_index_].size = synced_position_;  // the retry writes the rest again
     while (!unsynced_.empty()) {
       pending_.push_front(std::move(unsynced_.back()));
       unsynced_.pop_back();

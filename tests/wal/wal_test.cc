@@ -426,10 +426,18 @@ TEST_F(WalTest, AFailedSyncRewritesEverythingSinceTheLastGoodSync) {
   a->clock.advance(kNanosPerSecond);
   a->wal.on_timer();
   ASSERT_TRUE(a->wal.healthy());
+  // The rewritten records count once: closed (a record too big for the rest
+  // of the file starts the next), the file ends with them, and the sizes the
+  // log weighs for compaction are those on disk.
+  put(*a, std::string(70 * 1024, 'x'));
+  a->wal.flush();
+  EXPECT_EQ(read("wal.0000000001").back(), 'g');  // "during", not zeros
+  EXPECT_EQ(a->wal.disk_bytes(),
+            fs::file_size(path("wal.0000000001")) + fs::file_size(path("wal.0000000002")));
   a.reset();
   fs_.power_loss();
   auto b = start();
-  EXPECT_EQ(b->report.jobs, 2u);
+  EXPECT_EQ(b->report.jobs, 3u);
   ASSERT_NE(b->store.find_job(2), nullptr);
   EXPECT_EQ(body_of(b->store, *b->store.find_job(2)), "during");
 }
