@@ -660,16 +660,18 @@ TEST_F(WalTest, RecoveredBodiesStayInTheLogAndAreReadBackExactly) {
   std::string binary(300, '\0');
   for (std::size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>(i * 7);
   const std::string larger_than_a_file(200 * 1024, 'L');
+  const std::string too_large_to_read_in_one_turn(300 * 1024, 'T');
   {
     auto a = start();
     put(*a, "short");                        // 1
     put(*a, binary);                         // 2
     put(*a, larger_than_a_file);             // 3
     put(*a, "sixteen bytes ok", 5, 0, "t");  // 4
+    put(*a, too_large_to_read_in_one_turn);  // 5
     a->wal.flush();
   }
   auto b = start();
-  ASSERT_EQ(b->report.jobs, 4u);
+  ASSERT_EQ(b->report.jobs, 5u);
   // The descriptors that read bodies back are taken at start-up: clients
   // using up the rest later cannot make a body unreadable.
   fs_.fail_all_opens_for_read = EMFILE;
@@ -684,6 +686,8 @@ TEST_F(WalTest, RecoveredBodiesStayInTheLogAndAreReadBackExactly) {
   EXPECT_EQ(body_of(b->store, *b->store.find_job(2)), binary);
   EXPECT_EQ(body_of(b->store, *b->store.find_job(3)), larger_than_a_file);
   EXPECT_EQ(body_of(b->store, *b->store.find_job(4)), "sixteen bytes ok");
+  EXPECT_FALSE(b->store.find_job(5)->body_in_log);
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(5)), too_large_to_read_in_one_turn);
   // Changes after the restart leave them where they are; a new job is in
   // memory; a second restart finds every body again.
   ASSERT_TRUE(b->store.reserve_job(b->session, 2));
@@ -694,7 +698,7 @@ TEST_F(WalTest, RecoveredBodiesStayInTheLogAndAreReadBackExactly) {
   b.reset();
   fs_.fail_all_opens_for_read = 0;
   auto c = start();
-  ASSERT_EQ(c->report.jobs, 5u);
+  ASSERT_EQ(c->report.jobs, 6u);
   EXPECT_EQ(body_of(c->store, *c->store.find_job(2)), binary);
   EXPECT_EQ(c->store.find_job(2)->priority, 1u);
   EXPECT_EQ(body_of(c->store, *c->store.find_job(3)), larger_than_a_file);
