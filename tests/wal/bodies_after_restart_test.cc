@@ -52,6 +52,15 @@ std::string job_reply(Client& c, const std::string& command, std::string* line =
   return body.substr(0, body.size() - 2);
 }
 
+// Peeks every job in `jobs` (but `skip`) and compares its body.
+void expect_bodies(Client& c, const std::map<std::uint64_t, std::string>& jobs,
+                   std::uint64_t skip = 0) {
+  for (const auto& [id, body] : jobs) {
+    if (id == skip) continue;
+    ASSERT_EQ(job_reply(c, "peek " + std::to_string(id)), body) << "job " << id;
+  }
+}
+
 class BodiesAfterRestart : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -99,8 +108,7 @@ TEST_F(BodiesAfterRestart, EveryBodyComesBackExactlyAndDamageIsAnError) {
   {
     ProcessGuard server(start(port));
     Client c(port);
-    for (const auto& [id, body] : jobs)
-      ASSERT_EQ(job_reply(c, "peek " + std::to_string(id)), body) << "job " << id;
+    expect_bodies(c, jobs);
     for (int n = 0; n < 35; ++n) {
       std::string line;
       const std::string body = job_reply(c, "reserve-with-timeout 0", &line);
@@ -120,8 +128,7 @@ TEST_F(BodiesAfterRestart, EveryBodyComesBackExactlyAndDamageIsAnError) {
   port = free_port();
   ProcessGuard server(start(port));
   Client c(port);
-  for (const auto& [id, body] : jobs)
-    ASSERT_EQ(job_reply(c, "peek " + std::to_string(id)), body) << "job " << id;
+  expect_bodies(c, jobs);
 
   const std::uint64_t victim = jobs.begin()->first;
   const std::string& victim_body = jobs.begin()->second;
@@ -144,10 +151,7 @@ TEST_F(BodiesAfterRestart, EveryBodyComesBackExactlyAndDamageIsAnError) {
             std::string::npos)
       << read_file(log_path_);
   // The others are untouched, and the connection still serves.
-  for (const auto& [id, body] : jobs) {
-    if (id == victim) continue;
-    ASSERT_EQ(job_reply(c, "peek " + std::to_string(id)), body) << "job " << id;
-  }
+  expect_bodies(c, jobs, victim);
 }
 
 }  // namespace
