@@ -92,8 +92,10 @@ TEST(CrashTest, NoAcknowledgedChangeIsLostAcrossKillNine) {
       threads.emplace_back([&, p] {
         Client c(port);
         for (int seq = 0; !stop && c.ok() && seq < 5000; ++seq) {
-          std::string body =
-              "r" + std::to_string(round) + "p" + std::to_string(p) + "s" + std::to_string(seq);
+          // Long enough (from 23 bytes) that a restart leaves them in the log.
+          std::string body = "round " + std::to_string(round) + " producer " + std::to_string(p) +
+                             " put " + std::to_string(seq) +
+                             std::string(static_cast<std::size_t>(seq % 50), '.');
           c.send("put 100 0 60 " + std::to_string(body.size()) + "\r\n" + body + "\r\n");
           std::string reply = c.line();
           if (reply.rfind("INSERTED ", 0) != 0) break;
