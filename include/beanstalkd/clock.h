@@ -24,6 +24,10 @@ class MonotonicClock final : public Clock {
   Nanos now() const override;
 };
 
+// CLOCK_REALTIME nanoseconds: only for what must keep its meaning across a
+// reboot (the write-ahead log's times), never for timers.
+Nanos wall_clock_now();
+
 // A clock that only moves when told to; for tests.
 class ManualClock final : public Clock {
  public:

@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <ctime>
 
 #include <spdlog/spdlog.h>
 
@@ -13,12 +12,6 @@
 namespace beanstalkd::wal {
 
 namespace {
-
-Nanos wall_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
-}
 
 constexpr std::string_view kImportedDir = "imported-reference-binlog";
 
@@ -100,7 +93,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     if (std::uint32_t index = parse_file_name(name)) indexes.push_back(index);
   std::sort(indexes.begin(), indexes.end());
 
-  const Nanos wall_to_mono = clock_->now() - wall_now();
+  const Nanos wall_to_mono = clock_->now() - wall_clock_now();
   std::uint64_t next_id = 1;
   // No record so far names an id above this, so a job with a higher id is
   // new: most records are, and skipping the index lookup (a cache miss in

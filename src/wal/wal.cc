@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
 #include <spdlog/spdlog.h>
 
@@ -16,12 +15,6 @@ namespace beanstalkd::wal {
 namespace {
 
 constexpr Nanos kRetryInterval = kNanosPerSecond;
-
-Nanos wall_now() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<Nanos>(ts.tv_sec) * kNanosPerSecond + ts.tv_nsec;
-}
 
 std::size_t full_size(const Job& job) {
   return job_full_record_size(job.tube->name.size(), job.body_size);
@@ -75,7 +68,7 @@ std::uint64_t Wal::live_bytes() const {
 JobRecord Wal::to_record(const Job& job) const {
   // Job times are monotonic; the log keeps wall-clock times, which still
   // mean something after a reboot.
-  const Nanos offset = wall_now() - clock_->now();
+  const Nanos offset = wall_clock_now() - clock_->now();
   JobRecord r;
   r.id = job.id;
   r.priority = job.priority;
