@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace beanstalkd::wal {
 
@@ -62,6 +64,21 @@ class PosixWritableFile final : public WritableFile {
   }
 
   std::uint64_t position() const override { return position_; }
+
+  int write_zeros(std::uint64_t offset, std::uint64_t size) override {
+    static const std::vector<char> zeros(std::size_t{1} << 16, 0);
+    while (size > 0) {
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size, zeros.size()));
+      ssize_t done = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(offset));
+      if (done < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      offset += static_cast<std::uint64_t>(done);
+      size -= static_cast<std::uint64_t>(done);
+    }
+    return 0;
+  }
 
   int read_at(std::uint64_t offset, char* dest, std::size_t size) override {
     return pread_exactly(fd_, offset, dest, size);

@@ -15,6 +15,7 @@ namespace beanstalkd::wal {
 namespace {
 
 constexpr Nanos kRetryInterval = kNanosPerSecond;
+constexpr std::uint64_t kZeroAhead = std::uint64_t{1} << 20;  // see zero_ahead()
 
 std::size_t full_size(const Job& job) {
   return job_full_record_size(job.tube->name.size(), job.body_size);
@@ -291,6 +292,7 @@ bool Wal::open_file(std::uint32_t index) {
   current_ = std::move(created);
   current_index_ = index;
   synced_position_ = header.size();
+  zeroed_until_ = header.size();
   file.size = header.size();
   stats_.bytes_written += header.size();
   return true;
@@ -331,6 +333,21 @@ bool Wal::rotate_to(std::uint32_t index) {
   return true;
 }
 
+// -f 0 syncs thousands of times a second, each after a few hundred bytes.
+// In a preallocated file the first write into each block converts it (on
+// ext4, an unwritten extent becomes a written one), so a sync that covers
+// such a write also commits the file system's journal: nearly every sync
+// did. Writing zeros ahead of the records, a mebibyte at a time, leaves
+// that to one sync in 256 blocks; the others only overwrite.
+void Wal::zero_ahead() {
+  const std::uint64_t position = current_->position();
+  if (position + kZeroAhead / 2 <= zeroed_until_) return;
+  const std::uint64_t from = std::max(position, zeroed_until_);
+  const std::uint64_t to = std::min(position + kZeroAhead, options_.file_size);
+  // Only a speed-up: a failure here leaves blocks to convert as before.
+  if (to > from && current_->write_zeros(from, to - from) == 0) zeroed_until_ = to;
+}
+
 void Wal::write_pending() {
   while (!pending_.empty() && !failed_) {
     Chunk& chunk = pending_.front();
@@ -342,11 +359,13 @@ void Wal::write_pending() {
     if (rc != 0) {
       // Leave no partial record behind; the chunk stays queued for a retry.
       current_->truncate(before);
+      zeroed_until_ = std::min(zeroed_until_, before);
       ++stats_.write_failures;
       fail("writing " + files_[chunk.file_index].path, rc);
       return;
     }
     files_[chunk.file_index].size += chunk.bytes.size();
+    if (options_.policy == SyncPolicy::Always) zero_ahead();
     stats_.bytes_written += chunk.bytes.size();
     stats_.records_written += chunk.records;
     written_seq_ = chunk.end_seq;
@@ -428,6 +447,7 @@ void Wal::handle_sync_result(const SyncThread::Result& result) {
     // known durable and write those records again.
     current_->truncate(synced_position_);
     files_[current_index_].size = synced_position_;  // the retry writes the rest again
+    zeroed_until_ = std::min(zeroed_until_, synced_position_);
     while (!unsynced_.empty()) {
       pending_.push_front(std::move(unsynced_.back()));
       unsynced_.pop_back();

@@ -107,6 +107,9 @@ class FaultInjectionFs final : public FileSystem {
       return 0;
     }
     std::uint64_t position() const override { return inner_->position(); }
+    int write_zeros(std::uint64_t offset, std::uint64_t size) override {
+      return inner_->write_zeros(offset, size);
+    }
     int read_at(std::uint64_t offset, char* dest, std::size_t size) override {
       if (int e = take(fs_.fail_next_read, 0)) return e;
       return inner_->read_at(offset, dest, size);

@@ -23,6 +23,7 @@ class GatedFile final : public WritableFile {
   int append(const char*, std::size_t) override { return 0; }
   int truncate(std::uint64_t) override { return 0; }
   int preallocate(std::uint64_t) override { return 0; }
+  int write_zeros(std::uint64_t, std::uint64_t) override { return 0; }
   std::uint64_t position() const override { return 0; }
   int read_at(std::uint64_t, char*, std::size_t) override { return EIO; }
 

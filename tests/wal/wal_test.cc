@@ -2,7 +2,11 @@
 // injected through FaultInjectionFs.
 #include "beanstalkd/wal/wal.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +16,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -822,6 +827,53 @@ TEST_F(WalTest, ClosedFilesGiveBackTheirPreallocatedSpace) {
     if (name != "lock") records += read(name).size();
   EXPECT_EQ(disk_usage(dir_), records);
   EXPECT_LT(disk_usage(dir_), 150u * 1100 + 4 * 1024);
+}
+
+// Whether the byte at `offset` of `path` lies in a preallocated block that
+// was never written (FIEMAP's unwritten flag); nullopt where the file system
+// cannot tell.
+std::optional<bool> unwritten_at(const std::string& path, std::uint64_t offset) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return std::nullopt;
+  // A fiemap header followed by room for one extent.
+  alignas(fiemap) char buffer[sizeof(fiemap) + sizeof(fiemap_extent)] = {};
+  auto* map = reinterpret_cast<fiemap*>(buffer);
+  map->fm_start = offset;
+  map->fm_length = 1;
+  map->fm_flags = FIEMAP_FLAG_SYNC;
+  map->fm_extent_count = 1;
+  const int rc = ::ioctl(fd, FS_IOC_FIEMAP, map);
+  ::close(fd);
+  if (rc != 0 || map->fm_mapped_extents != 1) return std::nullopt;
+  return (map->fm_extents[0].fe_flags & FIEMAP_EXTENT_UNWRITTEN) != 0;
+}
+
+// -f 0 writes zeros a mebibyte ahead of its records, so that most of its
+// syncs find the blocks already written (see Wal::zero_ahead); other
+// policies leave the preallocation alone.
+TEST_F(WalTest, SyncingEveryChangeWritesZerosAheadOfTheRecords) {
+  WalOptions o = options(SyncPolicy::Always);
+  o.file_size = 4 << 20;
+  auto a = start_on(posix_, o);
+  put(*a, "job");
+  a->wal.flush();
+  const std::string file = path("wal.0000000001");
+  const std::optional<bool> near = unwritten_at(file, 256 * 1024);
+  if (!near) GTEST_SKIP() << "the file system does not report unwritten extents";
+  EXPECT_FALSE(*near);
+  EXPECT_EQ(unwritten_at(file, (1 << 20) - 4096), false);
+  EXPECT_EQ(unwritten_at(file, 3 << 20), true);  // beyond: still only preallocated
+  a.reset();
+  fs::remove_all(dir_);
+  fs::create_directory(dir_);
+  auto b = start_on(posix_, [&] {
+    WalOptions interval = o;
+    interval.policy = SyncPolicy::Interval;
+    return interval;
+  }());
+  put(*b, "job");
+  b->wal.flush();
+  EXPECT_EQ(unwritten_at(file, 256 * 1024), true);
 }
 
 TEST_F(WalTest, AZeroFilledTailLeftByACrashIsCutBackAtStart) {

@@ -29,6 +29,9 @@ class WritableFile : public ReadableFile {
   virtual int truncate(std::uint64_t size) = 0;
   // Reserves disk space up to `size` bytes, zero-filled.
   virtual int preallocate(std::uint64_t size) = 0;
+  // Writes `size` zero bytes at `offset`, past the append position, which
+  // does not move.
+  virtual int write_zeros(std::uint64_t offset, std::uint64_t size) = 0;
   virtual std::uint64_t position() const = 0;
 };
 

@@ -174,6 +174,7 @@ class Wal final : public Journal {
   void delete_doomed();
 
   void write_pending();
+  void zero_ahead();
   bool open_file(std::uint32_t index);
   bool rotate_to(std::uint32_t index);
   void release_preallocation();
@@ -195,6 +196,7 @@ class Wal final : public Journal {
   std::unique_ptr<WritableFile> current_;
   std::uint32_t current_index_ = 0;
   std::uint64_t synced_position_ = 0;  // current_'s length at its last good sync
+  std::uint64_t zeroed_until_ = 0;     // -f 0: current_ holds written zeros up to here
 
   std::deque<Chunk> pending_;   // recorded, not yet written
   std::deque<Chunk> unsynced_;  // written to current_, not yet durable
