@@ -123,6 +123,7 @@ void Connection::on_read_event(evutil_socket_t, short, void* self) {
   }
   c->update_read_interest();
   c->mark_dirty();
+  c->server_.send_replies_early();
 }
 
 void Connection::read_input() {
@@ -176,6 +177,7 @@ void Connection::on_resume_event(evutil_socket_t, short, void* self) {
   }
   c->update_read_interest();
   c->mark_dirty();
+  c->server_.send_replies_early();
 }
 
 // Runs process_input() again in a later turn: after a wait ends, or when the

@@ -275,7 +275,7 @@ void Server::wait_for_events() {
     Nanos until = started + window;
     do {
       event_base_loop(base_, EVLOOP_NONBLOCK);
-      if (!dirty_.empty() || stopping_) {
+      if (woke_at_ != 0 || !dirty_.empty() || stopping_) {
         turn_idle_ = (woke_at_ != 0 ? woke_at_ : clock_.now()) - started;
         return;
       }
@@ -294,8 +294,7 @@ void Server::end_of_turn() {
   // The log is written before any reply leaves (and, with -f 0, replies
   // reporting changes wait for the sync: see Connection::flush).
   if (wal_) wal_->flush();
-  for (std::size_t i = 0; i < dirty_.size(); ++i) dirty_[i]->flush();
-  dirty_.clear();
+  flush_dirty();
   for (Connection* c : closed_) {
     std::size_t slot = c->slot_;
     connections_[slot].swap(connections_.back());
@@ -333,6 +332,21 @@ void Server::on_timer_event(evutil_socket_t, short, void* self) {
     // Recovered from a failure: replies held for durability can go now.
     if (!was_healthy && s->wal_->healthy()) s->release_held();
   }
+}
+
+// A connection has run its commands: send the replies now rather than after
+// the rest of the turn, so its client (often on the other CPU) works on them
+// while the loop reads the next connection. Replies that report changes the
+// log has not yet written wait for the end of the turn, where one write of
+// the log precedes them all.
+void Server::send_replies_early() {
+  if (dirty_.empty() || (wal_ && wal_->has_unwritten())) return;
+  flush_dirty();
+}
+
+void Server::flush_dirty() {
+  for (std::size_t i = 0; i < dirty_.size(); ++i) dirty_[i]->flush();
+  dirty_.clear();
 }
 
 void Server::mark_dirty(Connection* connection) {

@@ -2,9 +2,10 @@
 // the store's timer, signals, drain mode and shutdown. It wires the protocol
 // and the store together and is the only module that knows about sockets.
 //
-// The loop runs one libevent turn at a time; after each turn it writes every
-// connection's queued replies once and re-arms the store's single timer, so
-// all replies produced in one turn leave in one write per connection.
+// The loop runs one libevent turn at a time. A connection's replies leave in
+// one write as soon as it has run the commands it read, unless they wait for
+// the log; after each turn the log is written, the replies still queued
+// leave, and the store's single timer is re-armed.
 #pragma once
 
 #include <event2/event.h>
@@ -71,6 +72,8 @@ class Server {
   // Serving and able to persist changes; false while draining.
   bool ready() const { return !draining_ && !stopping_ && changes_allowed(); }
   void mark_dirty(Connection* connection);
+  // Called when a connection has run its commands (see server.cc).
+  void send_replies_early();
   // A connection starts work in this turn (measures how long the loop waited).
   void note_wake() {
     if (woke_at_ == 0 && idle_poll_.max_window() > 0) woke_at_ = clock_.now();
@@ -103,6 +106,7 @@ class Server {
   void note_accept_recovered();
   void wait_for_events();
   void end_of_turn();
+  void flush_dirty();
   void arm_timer();
   void shutdown(const char* why);
   bool drop_privileges();

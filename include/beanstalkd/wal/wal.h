@@ -108,6 +108,8 @@ class Wal final : public Journal {
 
   // End of a loop turn: write what was recorded and sync per policy.
   void flush();
+  // Records are waiting for flush() to write them.
+  bool has_unwritten() const { return !pending_.empty(); }
   // Graceful shutdown: write and sync everything.
   void close();
 
