@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "beanstalkd/protocol/parser.h"
+#include "beanstalkd/protocol/reply_line.h"
 #include "beanstalkd/server/server.h"
 
 namespace beanstalkd::server {
@@ -321,10 +322,7 @@ void Connection::reply_job(std::string_view word, Job& job) {
     }
     from_log.replace(job.body_size, kCrlf.size(), kCrlf);
   }
-  char header[64];
-  int n = std::snprintf(header, sizeof header, "%.*s %llu %u\r\n", static_cast<int>(word.size()),
-                        word.data(), static_cast<unsigned long long>(job.id), job.body_size);
-  reply(std::string_view(header, static_cast<std::size_t>(n)));
+  reply(protocol::ReplyLine(word).number(job.id).number(job.body_size).finish());
   std::size_t len = job.body_size + 2;
   if (job.body_in_log) {
     evbuffer_add(out_, from_log.data(), from_log.size());
@@ -339,9 +337,7 @@ void Connection::reply_job(std::string_view word, Job& job) {
 }
 
 void Connection::reply_yaml(const std::string& body) {
-  char header[32];
-  int n = std::snprintf(header, sizeof header, "OK %zu\r\n", body.size());
-  reply(std::string_view(header, static_cast<std::size_t>(n)));
+  reply(protocol::ReplyLine("OK").number(body.size()).finish());
   evbuffer_add(out_, body.data(), body.size());
   evbuffer_add(out_, kCrlf.data(), kCrlf.size());
 }

@@ -1,9 +1,9 @@
 // What each command does and answers: the bridge from a parsed Command to
 // the store and back to reply bytes.
 #include <algorithm>
-#include <cstdio>
 #include <string>
 
+#include "beanstalkd/protocol/reply_line.h"
 #include "beanstalkd/protocol/stats_yaml.h"
 #include "beanstalkd/server/connection.h"
 #include "beanstalkd/server/server.h"
@@ -18,11 +18,6 @@ std::uint64_t whole_seconds(Nanos ns) {
   return ns > 0 ? static_cast<std::uint64_t>(ns / kNanosPerSecond) : 0;
 }
 
-std::string line(const char* word, std::uint64_t n) {
-  char buf[48];
-  int len = std::snprintf(buf, sizeof buf, "%s %llu\r\n", word, static_cast<unsigned long long>(n));
-  return std::string(buf, static_cast<std::size_t>(len));
-}
 
 }  // namespace
 
@@ -85,7 +80,7 @@ void Connection::run(const protocol::Command& cmd) {
       return;
     case Op::Kick:
       if (refuse_change()) return;
-      reply(line("KICKED", store.kick(session_, cmd.count)));
+      reply(protocol::ReplyLine("KICKED").number(store.kick(session_, cmd.count)).finish());
       hold_for_log();
       return;
     case Op::KickJob:
@@ -116,11 +111,15 @@ void Connection::run(const protocol::Command& cmd) {
       reply("USING " + session_.used->name + "\r\n");
       return;
     case Op::Watch:
-      reply(line("WATCHING", store.watch(session_, cmd.tube)));
+      reply(protocol::ReplyLine("WATCHING").number(store.watch(session_, cmd.tube)).finish());
       return;
     case Op::Ignore: {
       auto remaining = store.ignore(session_, cmd.tube);
-      reply(remaining ? line("WATCHING", *remaining) : std::string("NOT_IGNORED\r\n"));
+      if (!remaining) {
+        reply("NOT_IGNORED\r\n");
+      } else {
+        reply(protocol::ReplyLine("WATCHING").number(*remaining).finish());
+      }
       return;
     }
     case Op::PauseTube:
@@ -208,7 +207,7 @@ void Connection::finish_put() {
   }
   std::uint64_t id = job->id;
   server_.store().put(session_, job, put_priority_, put_delay_, put_ttr_);
-  reply(line("INSERTED", id));
+  reply(protocol::ReplyLine("INSERTED").number(id).finish());
   hold_for_log();
 }
 
