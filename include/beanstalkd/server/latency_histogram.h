@@ -1,6 +1,7 @@
 // Command latency by command, in fixed buckets, for the metrics endpoint:
 // the time from parsing a command to its reply being queued (a reserve that
-// waits counts only until it starts waiting).
+// waits counts only until it starts waiting). Recorded only while the
+// metrics endpoint is on.
 #pragma once
 
 #include <array>
