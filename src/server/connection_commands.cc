@@ -18,7 +18,6 @@ std::uint64_t whole_seconds(Nanos ns) {
   return ns > 0 ? static_cast<std::uint64_t>(ns / kNanosPerSecond) : 0;
 }
 
-
 }  // namespace
 
 // While the log cannot persist changes, they are refused the way the

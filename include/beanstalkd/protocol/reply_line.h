@@ -9,8 +9,8 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
-#include <system_error>
 #include <string_view>
+#include <system_error>
 
 namespace beanstalkd::protocol {
 
