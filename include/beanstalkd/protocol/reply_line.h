@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cassert>
 #include <charconv>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -28,7 +29,7 @@ class ReplyLine {
   ReplyLine& number(std::uint64_t n) {
     char* end = buf_ + kMaxText;
     char* p = buf_ + len_;
-    assert(end - p >= 21);
+    assert(end - p >= static_cast<std::ptrdiff_t>(kMaxNumber));
     if (p == end) return *this;
     *p++ = ' ';
     auto [next, error] = std::to_chars(p, end, n);
@@ -43,7 +44,9 @@ class ReplyLine {
   }
 
  private:
-  static constexpr std::size_t kMaxText = kMaxWord + 2 * 21;
+  // A space and up to 20 digits per number, two numbers at most.
+  static constexpr std::size_t kMaxNumber = 1 + 20;
+  static constexpr std::size_t kMaxText = kMaxWord + 2 * kMaxNumber;
   char buf_[kMaxText + 2];
   std::size_t len_;  // at most kMaxText
 };
