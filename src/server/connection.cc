@@ -72,6 +72,7 @@ void Connection::close() {
   event_del(read_event_);
   if (write_event_) event_del(write_event_);
   if (resume_event_) event_del(resume_event_);
+  staged_.release();
   ::close(fd_);
   fd_ = -1;
   server_.connection_closed(this);
@@ -95,7 +96,7 @@ void Connection::mark_dirty() {
 // reserve waits, so waiting does not stop reading.
 void Connection::update_read_interest() {
   if (state_ == State::Closed) return;
-  bool want = !closing_ && !peer_closed_ && evbuffer_get_length(out_) < kMaxPendingOutput &&
+  bool want = !closing_ && !peer_closed_ && pending_output() < kMaxPendingOutput &&
               in_.size() < kMaxBufferedInput;
   if (want != reading_) {
     if (want) {
@@ -199,7 +200,7 @@ void Connection::wake() {
 void Connection::process_input() {
   for (int budget = kCommandsPerTurn; budget > 0; --budget) {
     if (closing_ || state_ == State::Closed || state_ == State::Waiting) return;
-    if (evbuffer_get_length(out_) >= kMaxPendingOutput) {
+    if (pending_output() >= kMaxPendingOutput) {
       // flush() resumes once the client has read enough.
       output_stalled_ = true;
       return;
@@ -302,7 +303,20 @@ bool Connection::process_line() {
 
 void Connection::reply(std::string_view line) {
   if (server_.trace_enabled()) spdlog::trace("{} -> {}", peer_, line.substr(0, line.size() - 2));
-  evbuffer_add(out_, line.data(), line.size());
+  queue(line.data(), line.size());
+}
+
+void Connection::queue(const char* bytes, std::size_t n) {
+  if (evbuffer_get_length(out_) == 0 && staged_.append(bytes, n)) return;
+  spill_staged();
+  evbuffer_add(out_, bytes, n);
+}
+
+// Moves the staged bytes into out_, ahead of whatever follows them there.
+void Connection::spill_staged() {
+  if (staged_.empty()) return;
+  evbuffer_add(out_, staged_.data(), staged_.size());
+  staged_.release();
 }
 
 void Connection::unpin_job(const void*, size_t, void* job) {
@@ -325,12 +339,13 @@ void Connection::reply_job(std::string_view word, Job& job) {
   reply(protocol::ReplyLine(word).number(job.id).number(job.body_size).finish());
   std::size_t len = job.body_size + 2;
   if (job.body_in_log) {
-    evbuffer_add(out_, from_log.data(), from_log.size());
+    queue(from_log.data(), from_log.size());
   } else if (len < kReferenceBodyThreshold) {
-    evbuffer_add(out_, job.body_with_crlf(), len);
+    queue(job.body_with_crlf(), len);
   } else {
     // The job may be deleted before the bytes leave; the pin keeps its
     // memory alive until libevent is done with them.
+    spill_staged();
     job.pin();
     evbuffer_add_reference(out_, job.body_with_crlf(), len, unpin_job, &job);
   }
@@ -338,8 +353,8 @@ void Connection::reply_job(std::string_view word, Job& job) {
 
 void Connection::reply_yaml(const std::string& body) {
   reply(protocol::ReplyLine("OK").number(body.size()).finish());
-  evbuffer_add(out_, body.data(), body.size());
-  evbuffer_add(out_, kCrlf.data(), kCrlf.size());
+  queue(body.data(), body.size());
+  queue(kCrlf.data(), kCrlf.size());
 }
 
 void Connection::on_write_event(evutil_socket_t, short, void* self) {
@@ -356,6 +371,20 @@ void Connection::flush() {
   }
   // At most kMaxBytesPerTurn; the write event sends the rest in later turns.
   std::size_t budget = kMaxBytesPerTurn;
+  if (!staged_.empty()) {
+    // Staged bytes exist only while out_ is empty: they go first, and what
+    // the socket does not take moves to out_.
+    ssize_t n = send(fd_, staged_.data(), staged_.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      spdlog::debug("{}: write failed: {}", peer_, std::strerror(errno));
+      close();
+      return;
+    }
+    const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+    if (sent < staged_.size()) evbuffer_add(out_, staged_.data() + sent, staged_.size() - sent);
+    staged_.release();
+    budget -= std::min(budget, sent);
+  }
   while (evbuffer_get_length(out_) > 0 && budget > 0) {
     int n = evbuffer_write_atmost(out_, fd_, static_cast<ev_ssize_t>(budget));
     if (n > 0) {

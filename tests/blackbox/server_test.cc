@@ -221,6 +221,40 @@ TEST(Load, AClientThatReadsNothingCostsBoundedMemory) {
   EXPECT_EQ(c.request("list-tube-used"), "USING default");
 }
 
+// Replies leave from a staging buffer while nothing waits for the socket,
+// and through the output queue behind anything that does: a client that
+// sends commands for a while before it reads must get every reply, whole and
+// in order, across those hand-overs (one of them a send the full socket
+// takes only part of).
+TEST(Load, ALateReaderGetsEveryReplyInOrder) {
+  ServerProcess s(server_binary());
+  Client c = s.connect();
+  constexpr int kJobs = 8;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < kJobs; ++i) {
+    // Sizes that do not divide the staging buffer evenly.
+    bodies.push_back(
+        std::string(300 + 97 * static_cast<std::size_t>(i), static_cast<char>('a' + i)));
+    ASSERT_EQ(c.put(bodies.back()), "INSERTED " + std::to_string(i + 1));
+  }
+  // Batches of 20 peeks (about 13 KB of replies each), a turn apart, so that
+  // the socket fills up batch by batch and some batch finds it nearly full.
+  constexpr int kPeeks = 8'000;
+  constexpr int kBatch = 20;
+  for (int i = 0; i < kPeeks; i += kBatch) {
+    std::string peeks;
+    for (int j = i; j < i + kBatch; ++j) peeks += "peek " + std::to_string(j % kJobs + 1) + "\r\n";
+    c.send(peeks);
+    std::this_thread::sleep_for(1ms);
+  }
+  for (int i = 0; i < kPeeks; ++i) {
+    Job job = c.read_job(c.read_line(), "FOUND");
+    ASSERT_EQ(job.id, static_cast<std::uint64_t>(i % kJobs + 1)) << "reply " << i;
+    ASSERT_EQ(job.body, bodies[static_cast<std::size_t>(i % kJobs)]) << "reply " << i;
+  }
+  EXPECT_EQ(c.request("list-tube-used"), "USING default");
+}
+
 TEST(Flags, UnixSocketReplacesStaleSocketFile) {
   // A server killed with SIGKILL leaves its socket file behind; the next
   // server on the same path must start anyway.

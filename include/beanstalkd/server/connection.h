@@ -19,6 +19,7 @@
 #include "beanstalkd/job.h"
 #include "beanstalkd/protocol/command.h"
 #include "beanstalkd/server/input_buffer.h"
+#include "beanstalkd/server/reply_staging.h"
 #include "beanstalkd/session.h"
 
 namespace beanstalkd::server {
@@ -74,6 +75,10 @@ class Connection final : public ReserveListener {
   void reply_stats_tube(std::string_view name);
 
   void reply(std::string_view line);
+  // Queues reply bytes: staged while nothing waits in out_, else after it.
+  void queue(const char* bytes, std::size_t n);
+  void spill_staged();
+  std::size_t pending_output() const { return staged_.size() + evbuffer_get_length(out_); }
   void reply_job(std::string_view word, Job& job);
   void reply_yaml(const std::string& body);
   void wake();
@@ -91,6 +96,9 @@ class Connection final : public ReserveListener {
   // Commands are buffered but not run until the client reads its replies.
   bool output_stalled_ = false;
   InputBuffer in_;
+  // Output: staged_ while out_ is empty (the common case), out_ for what a
+  // slow reader left, large bodies, and everything queued behind them.
+  ReplyStaging staged_;
   evbuffer* out_;
   Session session_;
   State state_ = State::Command;
