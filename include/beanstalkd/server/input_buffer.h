@@ -15,7 +15,8 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
-#include <vector>
+
+#include "beanstalkd/server/buffer_pool.h"
 
 namespace beanstalkd::server {
 
@@ -64,24 +65,13 @@ class InputBuffer {
   static constexpr std::size_t kMaxSpares = 16;  // at most 1 MiB kept
 
  private:
-  using Buffer = std::unique_ptr<char[]>;
-  // The server is single-threaded; the pool is shared by its connections.
-  static std::vector<Buffer>& spares() {
-    static std::vector<Buffer> pool;
-    return pool;
-  }
+  using Pool = BufferPool<kPooledSize, kMaxSpares>;
+  using Buffer = Pool::Buffer;
   static Buffer take_buffer(std::size_t capacity) {
-    auto& pool = spares();
-    if (capacity == kPooledSize && !pool.empty()) {
-      Buffer b = std::move(pool.back());
-      pool.pop_back();
-      return b;
-    }
-    return Buffer(new char[capacity]);
+    return capacity == kPooledSize ? Pool::take() : Buffer(new char[capacity]);
   }
   static void give_back(Buffer buffer, std::size_t capacity) {
-    if (buffer && capacity == kPooledSize && spares().size() < kMaxSpares)
-      spares().push_back(std::move(buffer));
+    if (capacity == kPooledSize) Pool::give_back(std::move(buffer));
   }
 
   Buffer bytes_;

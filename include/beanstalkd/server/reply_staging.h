@@ -14,8 +14,8 @@
 
 #include <cstddef>
 #include <cstring>
-#include <memory>
-#include <vector>
+
+#include "beanstalkd/server/buffer_pool.h"
 
 namespace beanstalkd::server {
 
@@ -36,7 +36,7 @@ class ReplyStaging {
   // Appends the bytes if they fit; returns false, appending nothing, if not.
   bool append(const char* bytes, std::size_t n) {
     if (n > kCapacity - size_) return false;
-    if (!bytes_) bytes_ = take_buffer();
+    if (!bytes_) bytes_ = Pool::take();
     std::memcpy(bytes_.get() + size_, bytes, n);
     size_ += n;
     return true;
@@ -45,27 +45,13 @@ class ReplyStaging {
   // Empties it and gives the buffer back to the pool.
   void release() {
     size_ = 0;
-    if (!bytes_) return;
-    if (spares().size() < kMaxSpares) spares().push_back(std::move(bytes_));
-    bytes_.reset();
+    Pool::give_back(std::move(bytes_));
   }
 
  private:
-  using Buffer = std::unique_ptr<char[]>;
-  // The server is single-threaded; the pool is shared by its connections.
-  static std::vector<Buffer>& spares() {
-    static std::vector<Buffer> pool;
-    return pool;
-  }
-  static Buffer take_buffer() {
-    auto& pool = spares();
-    if (pool.empty()) return Buffer(new char[kCapacity]);
-    Buffer b = std::move(pool.back());
-    pool.pop_back();
-    return b;
-  }
+  using Pool = BufferPool<kCapacity, kMaxSpares>;
 
-  Buffer bytes_;
+  Pool::Buffer bytes_;
   std::size_t size_ = 0;
 };
 
