@@ -123,9 +123,7 @@ void Connection::on_read_event(evutil_socket_t, short, void* self) {
     if (c->state_ == State::Waiting) c->server_.store().cancel_wait(c->session_);
     c->close_after_flush();
   }
-  c->update_read_interest();
-  c->mark_dirty();
-  c->server_.send_replies_early();
+  c->after_processing();
 }
 
 void Connection::read_input() {
@@ -177,9 +175,15 @@ void Connection::on_resume_event(evutil_socket_t, short, void* self) {
     if (c->state_ == State::Waiting) c->server_.store().cancel_wait(c->session_);
     c->close_after_flush();
   }
-  c->update_read_interest();
-  c->mark_dirty();
-  c->server_.send_replies_early();
+  c->after_processing();
+}
+
+// Every callback that ran commands ends here: reading resumes or pauses with
+// the buffered input and output, and the replies are offered to the socket.
+void Connection::after_processing() {
+  update_read_interest();
+  mark_dirty();
+  server_.send_replies_early();
 }
 
 // Runs process_input() again in a later turn: after a wait ends, or when the

@@ -63,6 +63,7 @@ class Connection final : public ReserveListener {
   bool fill_body();
   bool discard_body();
   void update_read_interest();
+  void after_processing();
 
   // Commands (connection_commands.cc).
   void execute(const protocol::Command& command);  // times run()
