@@ -68,7 +68,8 @@ class InputBuffer {
   using Pool = BufferPool<kPooledSize, kMaxSpares>;
   using Buffer = Pool::Buffer;
   static Buffer take_buffer(std::size_t capacity) {
-    return capacity == kPooledSize ? Pool::take() : Buffer(new char[capacity]);
+    if (capacity == kPooledSize) return Pool::take();
+    return Buffer(new char[capacity]);
   }
   static void give_back(Buffer buffer, std::size_t capacity) {
     if (capacity == kPooledSize) Pool::give_back(std::move(buffer));
