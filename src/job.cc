@@ -1,5 +1,6 @@
 #include "beanstalkd/job.h"
 
+#include <cassert>
 #include <cstring>
 #include <new>
 
@@ -36,6 +37,17 @@ Job* Job::allocate_body_in_log(std::uint64_t id, std::uint32_t body_size) {
   job->body_size = body_size;
   job->body_in_log = true;
   return job;
+}
+
+Job* Job::without_body(Job* job, std::uint64_t record_offset) {
+  assert(!job->body_in_log && job->pins == 0);
+  Job* lean = allocate_body_in_log(job->id, job->body_size);
+  if (!lean) return job;
+  *lean = *job;
+  lean->body_in_log = true;
+  lean->set_log_offset(record_offset);
+  release_memory(job);
+  return lean;
 }
 
 std::uint64_t Job::log_offset() const {

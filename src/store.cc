@@ -257,7 +257,7 @@ void Store::discard_job(Job* job) {
   Job::release_memory(job);
 }
 
-void Store::put(Session& session, Job* job, std::uint32_t priority, std::uint32_t delay_seconds,
+Job* Store::put(Session& session, Job* job, std::uint32_t priority, std::uint32_t delay_seconds,
                 std::uint32_t ttr_seconds) {
   Nanos now = clock_.now();
   job->tube = session.used;
@@ -265,18 +265,22 @@ void Store::put(Session& session, Job* job, std::uint32_t priority, std::uint32_
   job->delay_seconds = delay_seconds;
   job->ttr_seconds = std::max<std::uint32_t>(ttr_seconds, 1);
   job->created_at = now;
+  const bool delayed = delay_seconds > 0;
+  job->state = delayed ? JobState::Delayed : JobState::Ready;
+  if (delayed) job->deadline_at = now + seconds(delay_seconds);
+  // Logged before anything points to the job (the log may move it into a
+  // smaller allocation) and before it can be handed to a waiting worker
+  // (which logs an update).
+  if (journal_) job = journal_->record_put(job);
   jobs_.insert(job);
   ++counters_.total_jobs;
   ++job->tube->total_jobs;
-  // Logged before it can be handed to a waiting worker (which logs an update).
-  if (delay_seconds > 0) {
-    make_delayed(job, now + seconds(delay_seconds));
-    if (journal_) journal_->record_put(*job);
+  if (delayed) {
+    make_delayed(job, job->deadline_at);
   } else {
-    job->state = JobState::Ready;
-    if (journal_) journal_->record_put(*job);
     make_ready(job);
   }
+  return job;
 }
 
 // --- reserve ------------------------------------------------------------------

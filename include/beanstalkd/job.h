@@ -1,9 +1,9 @@
 // A job: fixed fields followed, in the same allocation, by the body and its
 // trailing CRLF, so the body is copied once from the socket into place and
-// written back out from there. A job recovered from the write-ahead log may
-// instead leave its body in the log (body_in_log): the allocation then holds
-// the file offset of the job's full record, and the log reads the body back
-// when a client asks for it.
+// written back out from there. With a write-ahead log, a job may instead
+// leave its body in the log (body_in_log): the allocation then holds the
+// file offset of the job's full record, and the log reads the body back when
+// a client asks for it.
 #pragma once
 
 #include <cassert>
@@ -76,6 +76,11 @@ struct Job {
   static Job* allocate(std::uint64_t id, std::uint32_t body_size);
   // A job whose body stays in the log: header plus the record's offset.
   static Job* allocate_body_in_log(std::uint64_t id, std::uint32_t body_size);
+  // The same job in a header-only allocation, its body left in the full
+  // record at `record_offset` of log file job->wal_file; `job` is freed. Only
+  // for a job nothing points to yet. Returns `job` unchanged if the smaller
+  // allocation fails.
+  static Job* without_body(Job* job, std::uint64_t record_offset);
   // Frees the job, or defers it until the last pin is dropped.
   static void release_memory(Job* job);
   void pin() { ++pins; }

@@ -10,8 +10,10 @@ namespace beanstalkd {
 class Journal {
  public:
   virtual ~Journal() = default;
-  // A new job, body included.
-  virtual void record_put(Job& job) = 0;
+  // A new job, body included, before anything in the store points to it.
+  // Returns the job to keep: `job`, or a smaller copy that leaves the body
+  // in the log (Job::without_body), `job` then being freed.
+  virtual Job* record_put(Job* job) = 0;
   // The job's state, priority, delay or counters changed.
   virtual void record_update(Job& job) = 0;
   // The job is gone; called before its memory is released.

@@ -79,8 +79,10 @@ class Store {
   // Returns nullptr when memory is short.
   Job* allocate_job(std::uint32_t body_size);
   void discard_job(Job* job);  // a job allocated but never put
-  // Enqueues a filled job into the session's used tube.
-  void put(Session& session, Job* job, std::uint32_t priority, std::uint32_t delay_seconds,
+  // Enqueues a filled job into the session's used tube. Returns the job as
+  // the store keeps it: the log may have replaced `job` with a copy that
+  // leaves the body in the log (Journal::record_put).
+  Job* put(Session& session, Job* job, std::uint32_t priority, std::uint32_t delay_seconds,
            std::uint32_t ttr_seconds);
   void mark_producer(Session& session);
 

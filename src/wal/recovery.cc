@@ -31,18 +31,6 @@ void apply_state(Job& job, const JobRecord& r, Nanos wall_to_mono) {
   job.kicks = r.kicks;
 }
 
-// Which recovered bodies stay in the log. Shorter ones take no more memory
-// than the record offset that would replace them (the same malloc size
-// class). Longer ones are read back in one piece on the event loop, and a
-// reply sends at most 256 KiB a turn so that one client's large body does
-// not stall the others; reading a 64 MiB body back would (tens of ms).
-constexpr std::size_t kBodyLeftInLogFrom = 16;
-constexpr std::size_t kBodyLeftInLogUpTo = std::size_t{256} * 1024;
-
-bool leave_body_in_log(std::size_t size) {
-  return size >= kBodyLeftInLogFrom && size <= kBodyLeftInLogUpTo;
-}
-
 Job* make_job(Store& store, std::uint64_t id, std::string_view tube, std::string_view body) {
   Job* job = Job::allocate(id, static_cast<std::uint32_t>(body.size()));
   if (!job) return nullptr;
@@ -140,7 +128,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
           const std::uint64_t offset =
               static_cast<std::uint64_t>(payload.data() - bytes.data()) - kRecordHeaderSize;
           if (!job) {
-            job = leave_body_in_log(r.body.size())
+            job = keeps_body(r.body.size())
                       ? make_job_body_in_log(store, r.id, r.tube,
                                              static_cast<std::uint32_t>(r.body.size()), offset)
                       : make_job(store, r.id, r.tube, r.body);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -111,15 +112,15 @@ void Wal::note_appended() {
   chunk.end_seq = ++appended_seq_;
 }
 
-// False, leaving the job where it was, if its body is in the log and cannot
-// be read back.
-bool Wal::append_full(Job& job) {
+// Returns where the record starts in the file appended to; nothing, leaving
+// the job where it was, if its body is in the log and cannot be read back.
+std::optional<std::uint64_t> Wal::append_full(Job& job) {
   const std::size_t size = full_size(job);
   JobRecord record = to_record(job);
   std::string body_from_log;
   if (job.body_in_log) {
     body_from_log.resize(job.body_size);
-    if (!copy_body(job, body_from_log.data())) return false;
+    if (!copy_body(job, body_from_log.data())) return std::nullopt;
     record.body = body_from_log;
   }
   reserve_room(size);
@@ -133,7 +134,7 @@ bool Wal::append_full(Job& job) {
   file.job_ids.push_back(job.id);
   job.wal_file = append_index_;
   if (job.body_in_log) job.set_log_offset(offset);
-  return true;
+  return offset;
 }
 
 // A record as it is in the log: from the chunk that holds it while it is not
@@ -188,8 +189,11 @@ void Wal::detach_from_file(Job& job) {
   job.wal_file = 0;
 }
 
-void Wal::record_put(Job& job) {
-  append_full(job);
+Job* Wal::record_put(Job* job) {
+  // A new job's body is in memory, so appending it cannot fail.
+  const std::optional<std::uint64_t> offset = append_full(*job);
+  if (!offset || !keeps_body(job->body_size)) return job;
+  return Job::without_body(job, *offset);
 }
 
 void Wal::record_update(Job& job) {

@@ -115,8 +115,7 @@ class Store : public ::testing::Test {
     std::memcpy(job->body_with_crlf(), body.data(), body.size());
     std::memcpy(job->body_with_crlf() + body.size(), "\r\n", 2);
     store.mark_producer(c.session);
-    store.put(c.session, job, pri, delay, ttr);
-    return job->id;
+    return store.put(c.session, job, pri, delay, ttr)->id;
   }
 
   // Reserves without a timeout and returns what was heard at once.

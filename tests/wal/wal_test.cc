@@ -447,6 +447,44 @@ TEST_F(WalTest, AFailedSyncRewritesEverythingSinceTheLastGoodSync) {
   EXPECT_EQ(body_of(b->store, *b->store.find_job(2)), "during");
 }
 
+// A new job's body lives only in its record: while a failed write or sync
+// keeps that record out of the file, it is read back from the record
+// waiting for the retry.
+TEST_F(WalTest, ANewBodyIsReadBackThroughFailedWritesAndSyncs) {
+  auto a = start();
+  const std::string written_late(100, 'w');
+  const std::string synced_late(100, 's');
+  fs_.fail_next_append = EIO;
+  const std::uint64_t one = put(*a, written_late);
+  a->wal.flush();
+  ASSERT_FALSE(a->wal.healthy());
+  ASSERT_TRUE(a->store.find_job(one)->body_in_log);
+  EXPECT_EQ(body_of(a->store, *a->store.find_job(one)), written_late);
+  a->clock.advance(kNanosPerSecond);
+  a->wal.on_timer();
+  ASSERT_TRUE(a->wal.healthy());
+  EXPECT_EQ(body_of(a->store, *a->store.find_job(one)), written_late);
+
+  fs_.fail_next_sync = EIO;
+  const std::uint64_t two = put(*a, synced_late);
+  a->wal.flush();
+  ASSERT_FALSE(a->wal.healthy());
+  fs_.power_loss();  // the file is cut back to the last good sync
+  EXPECT_EQ(body_of(a->store, *a->store.find_job(two)), synced_late);
+  EXPECT_EQ(body_of(a->store, *a->store.find_job(one)), written_late);
+  a->clock.advance(kNanosPerSecond);
+  a->wal.on_timer();
+  ASSERT_TRUE(a->wal.healthy());
+  EXPECT_EQ(body_of(a->store, *a->store.find_job(two)), synced_late);
+  EXPECT_EQ(a->wal.stats().body_read_failures, 0u);
+  a.reset();
+  fs_.power_loss();
+  auto b = start();
+  ASSERT_EQ(b->report.jobs, 2u);
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(one)), written_late);
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(two)), synced_late);
+}
+
 TEST_F(WalTest, AFullDiskWhenStartingAFileRecoversWhenSpaceReturns) {
   WalOptions o = options();
   o.file_size = 4096;
@@ -659,9 +697,10 @@ TEST_F(WalTest, CompactionBoundsDiskUseUnderReleaseWithDelayChurn) {
   EXPECT_EQ(b->store.find_job(5)->releases, 600u);
 }
 
-// A restart leaves the bodies of the jobs it recovers in the log and reads
-// them back on demand, so it needs memory for the jobs' fields only.
-TEST_F(WalTest, RecoveredBodiesStayInTheLogAndAreReadBackExactly) {
+// Jobs leave their bodies in the log, from the put on and again after a
+// restart, and the log reads them back on demand: memory holds the jobs'
+// fields only.
+TEST_F(WalTest, BodiesStayInTheLogAndAreReadBackExactly) {
   std::string binary(300, '\0');
   for (std::size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>(i * 7);
   const std::string larger_than_a_file(200 * 1024, 'L');
@@ -673,7 +712,19 @@ TEST_F(WalTest, RecoveredBodiesStayInTheLogAndAreReadBackExactly) {
     put(*a, larger_than_a_file);             // 3
     put(*a, "sixteen bytes ok", 5, 0, "t");  // 4
     put(*a, too_large_to_read_in_one_turn);  // 5
-    a->wal.flush();
+    EXPECT_FALSE(a->store.find_job(1)->body_in_log);
+    EXPECT_FALSE(a->store.find_job(5)->body_in_log);
+    // Read back from the records not yet written, then from the file.
+    for (bool written : {false, true}) {
+      for (std::uint64_t id : {2u, 3u, 4u}) {
+        ASSERT_TRUE(a->store.find_job(id)->body_in_log) << id;
+      }
+      EXPECT_EQ(body_of(a->store, *a->store.find_job(2)), binary) << written;
+      EXPECT_EQ(body_of(a->store, *a->store.find_job(3)), larger_than_a_file) << written;
+      EXPECT_EQ(body_of(a->store, *a->store.find_job(4)), "sixteen bytes ok") << written;
+      EXPECT_EQ(body_of(a->store, *a->store.find_job(5)), too_large_to_read_in_one_turn);
+      a->wal.flush();
+    }
   }
   auto b = start();
   ASSERT_EQ(b->report.jobs, 5u);
@@ -693,12 +744,13 @@ TEST_F(WalTest, RecoveredBodiesStayInTheLogAndAreReadBackExactly) {
   EXPECT_EQ(body_of(b->store, *b->store.find_job(4)), "sixteen bytes ok");
   EXPECT_FALSE(b->store.find_job(5)->body_in_log);
   EXPECT_EQ(body_of(b->store, *b->store.find_job(5)), too_large_to_read_in_one_turn);
-  // Changes after the restart leave them where they are; a new job is in
-  // memory; a second restart finds every body again.
+  // Changes after the restart leave them where they are; a new job's body
+  // goes to the new file; a second restart finds every body again.
   ASSERT_TRUE(b->store.reserve_job(b->session, 2));
   ASSERT_TRUE(b->store.release(b->session, 2, 1, 0));
-  const std::uint64_t fresh = put(*b, "a new job, its body in memory");
-  EXPECT_FALSE(b->store.find_job(fresh)->body_in_log);
+  const std::uint64_t fresh = put(*b, "a new job, its body in the log");
+  ASSERT_TRUE(b->store.find_job(fresh)->body_in_log);
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(fresh)), "a new job, its body in the log");
   b->wal.flush();
   b.reset();
   fs_.fail_all_opens_for_read = 0;
@@ -707,7 +759,7 @@ TEST_F(WalTest, RecoveredBodiesStayInTheLogAndAreReadBackExactly) {
   EXPECT_EQ(body_of(c->store, *c->store.find_job(2)), binary);
   EXPECT_EQ(c->store.find_job(2)->priority, 1u);
   EXPECT_EQ(body_of(c->store, *c->store.find_job(3)), larger_than_a_file);
-  EXPECT_EQ(body_of(c->store, *c->store.find_job(fresh)), "a new job, its body in memory");
+  EXPECT_EQ(body_of(c->store, *c->store.find_job(fresh)), "a new job, its body in the log");
 }
 
 // Compaction copies recovered jobs out of the oldest file: their bodies are

@@ -11,9 +11,10 @@
 // false) and retries every second, rewriting everything since the last good
 // sync, until the disk takes it again.
 //
-// Jobs recovered at start-up leave their bodies in the log (Job::body_in_log):
-// a body is read back, checksum verified, when a client reserves or peeks
-// the job, so a restart does not need the memory of every body at once.
+// Jobs leave their bodies in the log (Job::body_in_log), both those put while
+// it runs and those recovered at start-up: a body is read back, checksum
+// verified, when a client reserves or peeks the job, so memory holds the
+// jobs' fields and the page cache, which the kernel can reclaim, the bodies.
 //
 // Files are deleted oldest first, once no live job's full record is in them
 // and the records that made them obsolete are durable. Compaction copies
@@ -26,6 +27,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +85,19 @@ struct RecoveryReport {
   double seconds = 0;
 };
 
+// Which bodies stay in the log (keeps_body). Shorter ones take no more
+// memory than the record offset that would replace them (the same malloc
+// size class). Longer ones stay in memory: a body is read back in one piece
+// on the event loop, and a reply sends at most 256 KiB a turn so that one
+// client's large body does not stall the others; reading a 64 MiB body back
+// would (tens of ms).
+inline constexpr std::size_t kBodyKeptInLogFrom = 16;
+inline constexpr std::size_t kBodyKeptInLogUpTo = std::size_t{256} * 1024;
+
+inline bool keeps_body(std::size_t body_size) {
+  return body_size >= kBodyKeptInLogFrom && body_size <= kBodyKeptInLogUpTo;
+}
+
 class Wal final : public Journal {
  public:
   Wal(FileSystem& fs, WalOptions options);
@@ -97,7 +112,7 @@ class Wal final : public Journal {
   bool open(Store& store, std::string& error, RecoveryReport& report);
 
   // Journal
-  void record_put(Job& job) override;
+  Job* record_put(Job* job) override;
   void record_update(Job& job) override;
   void record_delete(Job& job) override;
   bool copy_body(const Job& job, char* dest) override;
@@ -162,7 +177,7 @@ class Wal final : public Journal {
   };
 
   bool recover(std::string& error, RecoveryReport& report);
-  bool append_full(Job& job);
+  std::optional<std::uint64_t> append_full(Job& job);
   void detach_from_file(Job& job);
   void reserve_room(std::size_t size);
   // Call right after reserve_room(record_size).
