@@ -16,7 +16,8 @@ namespace beanstalkd::wal {
 namespace {
 
 constexpr Nanos kRetryInterval = kNanosPerSecond;
-constexpr std::uint64_t kZeroAhead = std::uint64_t{1} << 20;  // see zero_ahead()
+constexpr std::uint64_t kZeroAhead = std::uint64_t{1} << 20;    // see zero_ahead()
+constexpr std::size_t kReadAheadSize = std::size_t{64} * 1024;  // see ReadAhead
 
 std::size_t full_size(const Job& job) {
   return job_full_record_size(job.tube->name.size(), job.body_size);
@@ -139,7 +140,7 @@ std::optional<std::uint64_t> Wal::append_full(Job& job) {
 
 // A record as it is in the log: from the chunk that holds it while it is not
 // written yet (this turn's, or one waiting for a retry after a failure),
-// else from its file.
+// else from its file, reading ahead.
 int Wal::read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t size,
                      std::string& out) {
   for (const Chunk& chunk : pending_) {
@@ -149,15 +150,27 @@ int Wal::read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t
       return 0;
     }
   }
-  ReadableFile* reader = nullptr;
-  if (current_ && file_index == current_index_) {
-    reader = current_.get();
-  } else if (auto it = files_.find(file_index); it != files_.end()) {
-    reader = it->second.reader.get();
+  if (!read_ahead_.holds(file_index, offset, size)) {
+    auto it = files_.find(file_index);
+    if (it == files_.end()) return ENOENT;
+    ReadableFile* reader =
+        current_ && file_index == current_index_ ? current_.get() : it->second.reader.get();
+    if (!reader) return ENOENT;
+    // The record and what follows it, up to kReadAheadSize bytes in all and
+    // not past what the file holds.
+    const std::uint64_t written = it->second.size;
+    std::size_t length = size;
+    if (written > offset + size)
+      length = static_cast<std::size_t>(
+          std::min<std::uint64_t>(std::max(size, kReadAheadSize), written - offset));
+    read_ahead_.forget();
+    read_ahead_.bytes.resize(length);
+    if (int rc = reader->read_at(offset, read_ahead_.bytes.data(), length); rc != 0) return rc;
+    read_ahead_.file_index = file_index;
+    read_ahead_.start = offset;
   }
-  if (!reader) return ENOENT;
-  out.resize(size);
-  return reader->read_at(offset, out.data(), size);
+  out.assign(read_ahead_.bytes, offset - read_ahead_.start, size);
+  return 0;
 }
 
 bool Wal::copy_body(const Job& job, char* dest) {
@@ -250,6 +263,7 @@ void Wal::collect_obsolete_files() {
     // Only closed files: the open one may still receive pending records.
     if (it->first >= current_index_ || it->second.live_jobs > 0) break;
     doomed_.push_back({it->second.path, appended_seq_});
+    if (read_ahead_.file_index == it->first) read_ahead_.forget();
     files_.erase(it);
   }
 }
@@ -364,6 +378,7 @@ void Wal::write_pending() {
     if (rc != 0) {
       // Leave no partial record behind; the chunk stays queued for a retry.
       current_->truncate(before);
+      read_ahead_.forget();
       zeroed_until_ = std::min(zeroed_until_, before);
       ++stats_.write_failures;
       fail("writing " + files_[chunk.file_index].path, rc);
@@ -451,6 +466,7 @@ void Wal::handle_sync_result(const SyncThread::Result& result) {
     // a second fsync can succeed without them: cut the file back to what is
     // known durable and write those records again.
     current_->truncate(synced_position_);
+    read_ahead_.forget();
     files_[current_index_].size = synced_position_;  // the retry writes the rest again
     zeroed_until_ = std::min(zeroed_until_, synced_position_);
     while (!unsynced_.empty()) {

@@ -27,6 +27,7 @@ class FaultInjectionFs final : public FileSystem {
   int fail_all_creates = 0;
 
   int syncs = 0;
+  int reads = 0;  // reads of bodies the log keeps
 
   void power_loss() {
     for (auto& [path, synced] : synced_) real_.truncate_file(path, synced);
@@ -111,6 +112,7 @@ class FaultInjectionFs final : public FileSystem {
       return inner_->write_zeros(offset, size);
     }
     int read_at(std::uint64_t offset, char* dest, std::size_t size) override {
+      ++fs_.reads;
       if (int e = take(fs_.fail_next_read, 0)) return e;
       return inner_->read_at(offset, dest, size);
     }
@@ -126,6 +128,7 @@ class FaultInjectionFs final : public FileSystem {
     Reader(FaultInjectionFs& fs, std::unique_ptr<ReadableFile> inner)
         : fs_(fs), inner_(std::move(inner)) {}
     int read_at(std::uint64_t offset, char* dest, std::size_t size) override {
+      ++fs_.reads;
       if (int e = take(fs_.fail_next_read, 0)) return e;
       return inner_->read_at(offset, dest, size);
     }

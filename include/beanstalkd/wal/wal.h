@@ -171,6 +171,18 @@ class Wal final : public Journal {
     std::uint64_t records = 0;
     std::uint64_t end_seq = 0;  // sequence of its last record
   };
+  // The bytes of a file that follow the last record read from it: bodies
+  // are mostly read in id order, the order of their records, so one read
+  // serves the next few hundred.
+  struct ReadAhead {
+    std::uint32_t file_index = 0;  // 0: none
+    std::uint64_t start = 0;       // the file offset of bytes[0]
+    std::string bytes;
+    bool holds(std::uint32_t file, std::uint64_t offset, std::size_t size) const {
+      return file == file_index && offset >= start && offset - start + size <= bytes.size();
+    }
+    void forget() { file_index = 0; }
+  };
   struct Doomed {
     std::string path;
     std::uint64_t seq;  // delete once this is durable
@@ -217,6 +229,7 @@ class Wal final : public Journal {
 
   std::deque<Chunk> pending_;   // recorded, not yet written
   std::deque<Chunk> unsynced_;  // written to current_, not yet durable
+  ReadAhead read_ahead_;
   std::vector<Doomed> doomed_;
   std::uint64_t appended_seq_ = 0;
   std::uint64_t written_seq_ = 0;
