@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include "beanstalkd/slab_allocator.h"
+
 namespace beanstalkd {
 
 const char* job_state_name(JobState state) {
@@ -29,8 +31,20 @@ Job* Job::allocate(std::uint64_t id, std::uint32_t body_size) {
   return job;
 }
 
+namespace {
+
+// Header-only jobs, one for each job whose body stays in the log: with -b,
+// most of the jobs in memory. Never destroyed: jobs may outlive any owner.
+SlabAllocator& header_only_jobs() {
+  static_assert(alignof(Job) <= SlabAllocator::kSlotAlignment);
+  static auto* slab = new SlabAllocator(sizeof(Job));
+  return *slab;
+}
+
+}  // namespace
+
 Job* Job::allocate_body_in_log(std::uint64_t id, std::uint32_t body_size) {
-  void* memory = ::operator new(sizeof(Job) + sizeof(std::uint64_t), std::nothrow);
+  void* memory = header_only_jobs().allocate();
   if (!memory) return nullptr;
   Job* job = new (memory) Job{};
   job->id = id;
@@ -40,7 +54,7 @@ Job* Job::allocate_body_in_log(std::uint64_t id, std::uint32_t body_size) {
 }
 
 Job* Job::without_body(Job* job, std::uint64_t record_offset) {
-  assert(!job->body_in_log && job->pins == 0);
+  assert(!job->body_in_log && job->pins() == 0);
   Job* lean = allocate_body_in_log(job->id, job->body_size);
   if (!lean) return job;
   *lean = *job;
@@ -50,25 +64,20 @@ Job* Job::without_body(Job* job, std::uint64_t record_offset) {
   return lean;
 }
 
-std::uint64_t Job::log_offset() const {
-  std::uint64_t offset = 0;
-  std::memcpy(&offset, body_with_crlf(), sizeof offset);
-  return offset;
-}
-
-void Job::set_log_offset(std::uint64_t offset) {
-  std::memcpy(body_with_crlf(), &offset, sizeof offset);
-}
-
 void Job::release_memory(Job* job) {
   job->removed = true;
-  if (job->pins > 0) return;
+  if (job->pins() > 0) return;
+  const bool header_only = job->body_in_log;
   job->~Job();
-  ::operator delete(job);
+  if (header_only) {
+    header_only_jobs().free(job);
+  } else {
+    ::operator delete(job);
+  }
 }
 
 void Job::unpin() {
-  if (--pins == 0 && removed) release_memory(this);
+  if (--pins_or_log_offset == 0 && removed) release_memory(this);
 }
 
 }  // namespace beanstalkd

@@ -96,6 +96,11 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv) {
                          " is too small; using " + std::to_string(kMinBinlogSize));
     o.binlog_size = kMinBinlogSize;
   }
+  if (o.binlog_size > kMaxBinlogSize) {
+    o.warnings.push_back("log file size " + std::to_string(o.binlog_size) +
+                         " is too large; using " + std::to_string(kMaxBinlogSize));
+    o.binlog_size = kMaxBinlogSize;
+  }
   if (obsolete_c) o.warnings.push_back("-c is obsolete and ignored");
   if (obsolete_n) o.warnings.push_back("-n is obsolete and ignored");
   return result;

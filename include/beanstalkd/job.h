@@ -1,9 +1,9 @@
 // A job: fixed fields followed, in the same allocation, by the body and its
 // trailing CRLF, so the body is copied once from the socket into place and
 // written back out from there. With a write-ahead log, a job may instead
-// leave its body in the log (body_in_log): the allocation then holds the
-// file offset of the job's full record, and the log reads the body back when
-// a client asks for it.
+// leave its body in the log (body_in_log): the job is then its header alone,
+// in a slot of a slab (no malloc chunk overhead), holding the file offset of
+// its full record, and the log reads the body back when a client asks for it.
 #pragma once
 
 #include <cassert>
@@ -48,15 +48,21 @@ struct Job {
   std::uint32_t releases = 0;
   std::uint32_t buries = 0;
   std::uint32_t kicks = 0;
-  // Output buffers still sending this job's body; the memory outlives a
-  // delete until they are done.
-  std::uint32_t pins = 0;
+  // Body in memory: output buffers still sending it (pins()); the memory
+  // outlives a delete until they are done. Body in the log: where the job's
+  // full record starts in file wal_file (log_offset()); such a body is
+  // copied into replies, never pinned.
+  std::uint32_t pins_or_log_offset = 0;
   std::uint32_t wal_file = 0;  // log file holding the job's full record; 0 = none
   JobState state = JobState::Ready;
   bool removed = false;  // gone from the store; freed when unpinned
   // The body is not in memory but in the full record at log_offset() of
   // log file wal_file (see Journal::copy_body).
   bool body_in_log = false;
+
+  // Log files are at most this large (-s), so an offset in one fits the
+  // header's 32 bits.
+  static constexpr std::uint64_t kMaxLogOffset = UINT32_MAX;
 
   // body_size bytes followed by "\r\n" once the put completed; only when
   // !body_in_log.
@@ -67,14 +73,20 @@ struct Job {
     return {body_with_crlf(), body_size};
   }
   // Only when body_in_log: where the full record starts in file wal_file.
-  std::uint64_t log_offset() const;
-  void set_log_offset(std::uint64_t offset);
+  std::uint64_t log_offset() const {
+    assert(body_in_log);
+    return pins_or_log_offset;
+  }
+  void set_log_offset(std::uint64_t offset) {
+    assert(body_in_log && offset <= kMaxLogOffset);
+    pins_or_log_offset = static_cast<std::uint32_t>(offset);
+  }
   Nanos ttr() const { return static_cast<Nanos>(ttr_seconds) * kNanosPerSecond; }
   bool urgent() const { return priority < kUrgentPriority; }
 
   // One allocation of header plus body_size + 2 bytes.
   static Job* allocate(std::uint64_t id, std::uint32_t body_size);
-  // A job whose body stays in the log: header plus the record's offset.
+  // A job whose body stays in the log: the header alone.
   static Job* allocate_body_in_log(std::uint64_t id, std::uint32_t body_size);
   // The same job in a header-only allocation, its body left in the full
   // record at `record_offset` of log file job->wal_file; `job` is freed. Only
@@ -83,7 +95,11 @@ struct Job {
   static Job* without_body(Job* job, std::uint64_t record_offset);
   // Frees the job, or defers it until the last pin is dropped.
   static void release_memory(Job* job);
-  void pin() { ++pins; }
+  std::uint32_t pins() const { return body_in_log ? 0 : pins_or_log_offset; }
+  void pin() {
+    assert(!body_in_log);
+    ++pins_or_log_offset;
+  }
   void unpin();
 };
 

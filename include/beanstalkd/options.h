@@ -28,6 +28,8 @@ struct Options {
 inline constexpr std::uint32_t kMaxJobSizeLimit = 1073741824;  // 1 GiB
 // Smaller log files would hold a record or two each.
 inline constexpr std::uint64_t kMinBinlogSize = 4096;
+// Offsets in a log file fit 32 bits (Job::kMaxLogOffset).
+inline constexpr std::uint64_t kMaxBinlogSize = UINT32_MAX;
 // Polling longer than this is never worth a CPU's time.
 inline constexpr std::uint32_t kMaxBusyPollMicros = 1000;
 

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "beanstalkd/options.h"
 #include "beanstalkd/wal/log_reader.h"
 
 namespace beanstalkd::wal {
@@ -18,6 +19,9 @@ namespace {
 constexpr Nanos kRetryInterval = kNanosPerSecond;
 constexpr std::uint64_t kZeroAhead = std::uint64_t{1} << 20;    // see zero_ahead()
 constexpr std::size_t kReadAheadSize = std::size_t{64} * 1024;  // see ReadAhead
+
+// A body left in the log keeps its record's offset in 32 bits of the job.
+static_assert(beanstalkd::kMaxBinlogSize <= Job::kMaxLogOffset);
 
 std::size_t full_size(const Job& job) {
   return job_full_record_size(job.tube->name.size(), job.body_size);
@@ -205,7 +209,7 @@ void Wal::detach_from_file(Job& job) {
 Job* Wal::record_put(Job* job) {
   // A new job's body is in memory, so appending it cannot fail.
   const std::optional<std::uint64_t> offset = append_full(*job);
-  if (!offset || !keeps_body(job->body_size)) return job;
+  if (!offset || !keeps_body(job->body_size) || *offset > Job::kMaxLogOffset) return job;
   return Job::without_body(job, *offset);
 }
 
