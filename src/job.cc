@@ -1,7 +1,6 @@
 #include "beanstalkd/job.h"
 
 #include <cassert>
-#include <cstring>
 #include <new>
 
 #include "beanstalkd/slab_allocator.h"

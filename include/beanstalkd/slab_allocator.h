@@ -20,7 +20,7 @@ class SlabAllocator {
  public:
   static constexpr std::size_t kBlockSize = std::size_t{256} * 1024;
   // Slots are multiples of this, and aligned to it: enough for objects of
-  // 64-bit fields, where malloc's 16 would round a 104-byte job up to 112.
+  // 64-bit fields, where malloc rounds to 16 after its 8-byte size field.
   static constexpr std::size_t kSlotAlignment = 8;
 
   explicit SlabAllocator(std::size_t slot_size);

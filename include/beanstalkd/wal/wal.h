@@ -85,9 +85,10 @@ struct RecoveryReport {
   double seconds = 0;
 };
 
-// Which bodies stay in the log (keeps_body). Shorter ones take no more
-// memory than the record offset that would replace them (the same malloc
-// size class). Longer ones stay in memory: a body is read back in one piece
+// Which bodies stay in the log (keeps_body). Shorter ones stay in memory,
+// where they cost at most 32 bytes more than a header-only job (a 128-byte
+// malloc chunk against a 96-byte slab slot): not worth a read back each
+// time. Longer ones stay in memory too: a body is read back in one piece
 // on the event loop, and a reply sends at most 256 KiB a turn so that one
 // client's large body does not stall the others; reading a 64 MiB body back
 // would (tens of ms).
