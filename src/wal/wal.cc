@@ -142,15 +142,16 @@ std::optional<std::uint64_t> Wal::append_full(Job& job) {
   return offset;
 }
 
-// A record as it is in the log: from the chunk that holds it while it is not
+// A record as it is in the log: in the chunk that holds it while it is not
 // written yet (this turn's, or one waiting for a retry after a failure),
-// else from its file, reading ahead.
+// else read from its file, reading ahead. `out` views bytes the log keeps
+// until its next change or read.
 int Wal::read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t size,
-                     std::string& out) {
+                     std::string_view& out) {
   for (const Chunk& chunk : pending_) {
     if (chunk.file_index == file_index && offset >= chunk.start &&
         offset - chunk.start + size <= chunk.bytes.size()) {
-      out.assign(chunk.bytes, offset - chunk.start, size);
+      out = std::string_view(chunk.bytes).substr(offset - chunk.start, size);
       return 0;
     }
   }
@@ -173,20 +174,19 @@ int Wal::read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t
     read_ahead_.file_index = file_index;
     read_ahead_.start = offset;
   }
-  out.assign(read_ahead_.bytes, offset - read_ahead_.start, size);
+  out = std::string_view(read_ahead_.bytes).substr(offset - read_ahead_.start, size);
   return 0;
 }
 
 bool Wal::copy_body(const Job& job, char* dest) {
   const std::size_t size = full_size(job);
-  std::string bytes;
+  std::string_view bytes;
   const int rc = read_record(job.wal_file, job.log_offset(), size, bytes);
   JobRecord r;
-  const bool intact =
-      rc == 0 && intact_record_at(bytes, 0) == size &&
-      static_cast<RecordType>(bytes[8]) == RecordType::JobFull &&
-      decode_record(RecordType::JobFull, std::string_view(bytes).substr(kRecordHeaderSize), r) &&
-      r.id == job.id && r.body.size() == job.body_size;
+  const bool intact = rc == 0 && intact_record_at(bytes, 0) == size &&
+                      static_cast<RecordType>(bytes[8]) == RecordType::JobFull &&
+                      decode_record(RecordType::JobFull, bytes.substr(kRecordHeaderSize), r) &&
+                      r.id == job.id && r.body.size() == job.body_size;
   if (!intact) {
     ++stats_.body_read_failures;
     spdlog::error("cannot read job {}'s body back from log file {} at offset {}: {}", job.id,

@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "beanstalkd/clock.h"
@@ -196,7 +197,7 @@ class Wal final : public Journal {
   // Call right after reserve_room(record_size).
   Chunk& chunk_for_append(std::size_t record_size);
   int read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t size,
-                  std::string& out);
+                  std::string_view& out);
   void note_appended();
   JobRecord to_record(const Job& job) const;
   void compact();
