@@ -69,6 +69,24 @@ bool Wal::open(Store& store, std::string& error, RecoveryReport& report) {
   return true;
 }
 
+// A new file's creation becomes durable with its first records' sync, on
+// the sync thread; a crash before that can leave the newest files empty or
+// zero-filled. They never held a record: remove them rather than report
+// them damaged. Only the newest: an empty file before a file with records
+// is damage.
+void Wal::drop_unborn_files(std::vector<std::uint32_t>& indexes) {
+  std::string bytes;
+  while (!indexes.empty()) {
+    const std::string path = options_.dir + "/" + file_name(indexes.back());
+    if (fs_.read_file(path, bytes) != 0) return;
+    if (std::any_of(bytes.begin(), bytes.end(), [](char c) { return c != 0; })) return;
+    spdlog::info("log file {} holds nothing (created just before the server stopped); removing it",
+                 path);
+    fs_.remove(path);
+    indexes.pop_back();
+  }
+}
+
 bool Wal::recover(std::string& error, RecoveryReport& report) {
   Store& store = *store_;
   std::vector<std::string> names;
@@ -80,6 +98,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
   for (const std::string& name : names)
     if (std::uint32_t index = parse_file_name(name)) indexes.push_back(index);
   std::sort(indexes.begin(), indexes.end());
+  drop_unborn_files(indexes);
 
   const Nanos wall_to_mono = clock_->now() - wall_clock_now();
   std::uint64_t next_id = 1;

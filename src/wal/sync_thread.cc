@@ -3,13 +3,18 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <cassert>
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 namespace beanstalkd::wal {
 
-SyncThread::SyncThread() : event_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+SyncThread::SyncThread(FileSystem& fs, std::string dir)
+    : fs_(fs), dir_(std::move(dir)), event_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -23,14 +28,29 @@ SyncThread::~SyncThread() {
   ::close(event_fd_);
 }
 
-void SyncThread::request(WritableFile* file, std::uint64_t sequence) {
+void SyncThread::request(std::shared_ptr<WritableFile> file, std::uint64_t sequence,
+                         bool new_file) {
   {
     std::lock_guard lock(mutex_);
-    if (file != file_) {
-      assert(idle_locked());
-      file_ = file;
+    if (error_ != 0) return;
+    // Joins the last queued sync of the same file unless that one already
+    // runs: the records it would cover may have been written after it began.
+    const bool back_runs = running_ && tasks_.size() == 1;
+    if (!tasks_.empty() && !back_runs && tasks_.back().file == file) {
+      Task& back = tasks_.back();
+      back.sequence = std::max(back.sequence, sequence);
+      back.new_file = back.new_file || new_file;
+    } else {
+      tasks_.push_back(Task{std::move(file), sequence, new_file, {}});
     }
-    if (sequence > target_) target_ = sequence;
+  }
+  cv_.notify_all();
+}
+
+void SyncThread::remove(std::vector<std::string> paths) {
+  {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(Task{nullptr, 0, false, std::move(paths)});
   }
   cv_.notify_all();
 }
@@ -51,16 +71,24 @@ bool SyncThread::idle() {
   return idle_locked();
 }
 
+void SyncThread::drop_queued_syncs_locked() {
+  // The running task (the front, while running_) is the thread's to finish.
+  auto first = tasks_.begin() + (running_ ? 1 : 0);
+  tasks_.erase(std::remove_if(first, tasks_.end(), [](const Task& t) { return t.file != nullptr; }),
+               tasks_.end());
+}
+
 SyncThread::Result SyncThread::collect_locked() {
   Result result;
   if (done_ > reported_) result.sequence = reported_ = done_;
   result.durations = std::move(durations_);
   durations_.clear();
+  result.removed = std::exchange(removed_, 0);
   if (error_ != 0) {
     result.error = std::exchange(error_, 0);
-    // The loop rewrites the unsynced records and asks again; the old
-    // requests are void.
-    target_ = done_;
+    // The loop rewrites the unsynced records and asks again; a request
+    // that slipped in before it learned of the failure is void.
+    drop_queued_syncs_locked();
   }
   // Clear the eventfd's count; nothing to read is fine.
   std::uint64_t drained;
@@ -68,25 +96,56 @@ SyncThread::Result SyncThread::collect_locked() {
   return result;
 }
 
+void SyncThread::perform(const Task& task, int& error, std::int64_t& nanos,
+                         std::uint64_t& removed) {
+  if (!task.file) {
+    for (const std::string& path : task.paths) {
+      const int rc = fs_.remove(path);
+      if (rc == 0 || rc == ENOENT) {
+        ++removed;
+      } else {
+        spdlog::warn("cannot remove obsolete log file {}: {}", path, std::strerror(rc));
+      }
+    }
+    if (const int rc = fs_.sync_dir(dir_); rc != 0)
+      spdlog::warn("cannot sync log directory {} after removing files: {}", dir_,
+                   std::strerror(rc));
+    return;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  error = task.file->sync();
+  if (error == 0 && task.new_file) error = fs_.sync_dir(dir_);
+  nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                               started)
+              .count();
+}
+
 void SyncThread::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    cv_.wait(lock, [this] { return stop_ || (error_ == 0 && target_ > done_); });
-    if (stop_) return;
-    WritableFile* file = file_;
-    const std::uint64_t sequence = target_;
-    syncing_ = true;
+    // After a failure only removals run, until the loop collects it.
+    auto runnable = [this] {
+      return !tasks_.empty() && (error_ == 0 || tasks_.front().file == nullptr);
+    };
+    cv_.wait(lock, [&] { return stop_ || runnable(); });
+    if (!runnable()) return;  // stopping, with nothing left to do
+    const Task task = tasks_.front();
+    running_ = true;
     lock.unlock();
-    auto started = std::chrono::steady_clock::now();
-    int error = file->sync();
-    auto took = std::chrono::steady_clock::now() - started;
+    int error = 0;
+    std::int64_t nanos = -1;
+    std::uint64_t removed = 0;
+    perform(task, error, nanos, removed);
     lock.lock();
-    syncing_ = false;
-    durations_.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+    running_ = false;
+    tasks_.pop_front();
+    if (nanos >= 0) durations_.push_back(nanos);
+    removed_ += removed;
     if (error != 0) {
       error_ = error;
-    } else {
-      done_ = sequence;
+      drop_queued_syncs_locked();
+    } else if (task.file) {
+      done_ = std::max(done_, task.sequence);
     }
     cv_.notify_all();
     std::uint64_t one = 1;

@@ -31,7 +31,7 @@ std::size_t full_size(const Job& job) {
 
 Wal::Wal(FileSystem& fs, WalOptions options) : fs_(fs), options_(std::move(options)) {
   if (options_.background_sync && options_.policy != SyncPolicy::Never)
-    sync_thread_ = std::make_unique<SyncThread>();
+    sync_thread_ = std::make_unique<SyncThread>(fs_, options_.dir);
 }
 
 Wal::~Wal() {
@@ -158,8 +158,7 @@ int Wal::read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t
   if (!read_ahead_.holds(file_index, offset, size)) {
     auto it = files_.find(file_index);
     if (it == files_.end()) return ENOENT;
-    ReadableFile* reader =
-        current_ && file_index == current_index_ ? current_.get() : it->second.reader.get();
+    ReadableFile* reader = it->second.reader.get();
     if (!reader) return ENOENT;
     // The record and what follows it, up to kReadAheadSize bytes in all and
     // not past what the file holds.
@@ -261,11 +260,19 @@ void Wal::compact() {
   compacting_ = false;
 }
 
+// The oldest file that may still be written to: the open one, or an earlier
+// one whose records are not yet durable (a failed sync writes them again).
+std::uint32_t Wal::oldest_file_in_use() const {
+  std::uint32_t oldest = current_index_;
+  if (!unsynced_.empty()) oldest = std::min(oldest, unsynced_.front().file_index);
+  if (!pending_.empty()) oldest = std::min(oldest, pending_.front().file_index);
+  return oldest;
+}
+
 void Wal::collect_obsolete_files() {
   while (files_.size() > 1) {
     auto it = files_.begin();
-    // Only closed files: the open one may still receive pending records.
-    if (it->first >= current_index_ || it->second.live_jobs > 0) break;
+    if (it->first >= oldest_file_in_use() || it->second.live_jobs > 0) break;
     doomed_.push_back({it->second.path, appended_seq_});
     if (read_ahead_.file_index == it->first) read_ahead_.forget();
     files_.erase(it);
@@ -274,36 +281,40 @@ void Wal::collect_obsolete_files() {
 
 void Wal::delete_doomed() {
   auto durable = [this](const Doomed& d) { return d.seq <= durable_seq_; };
+  std::vector<std::string> paths;
+  for (const Doomed& d : doomed_)
+    if (durable(d)) paths.push_back(d.path);
+  if (paths.empty()) return;
+  doomed_.erase(std::remove_if(doomed_.begin(), doomed_.end(), durable), doomed_.end());
+  if (sync_thread_) {
+    sync_thread_->remove(std::move(paths));  // counted when it reports back
+    return;
+  }
   bool removed = false;
-  for (const Doomed& d : doomed_) {
-    if (!durable(d)) continue;
-    int rc = fs_.remove(d.path);
+  for (const std::string& path : paths) {
+    int rc = fs_.remove(path);
     if (rc != 0 && rc != ENOENT) {
-      spdlog::warn("cannot remove obsolete log file {}: {}", d.path, std::strerror(rc));
+      spdlog::warn("cannot remove obsolete log file {}: {}", path, std::strerror(rc));
     } else {
       ++stats_.files_deleted;
       removed = true;
     }
   }
-  doomed_.erase(std::remove_if(doomed_.begin(), doomed_.end(), durable), doomed_.end());
   if (removed) fs_.sync_dir(options_.dir);
 }
 
 // --- writing and syncing ----------------------------------------------------------
 
+// Creates log file `index` with its header. Its creation is made durable
+// here when syncs run on the loop; with a sync thread, by the thread, along
+// with the file's first records (until then a crash can leave it empty or
+// zero-filled, which recovery removes: it held nothing).
 bool Wal::open_file(std::uint32_t index) {
   LogFile& file = files_[index];
   file.path = options_.dir + "/" + file_name(index);
   std::unique_ptr<WritableFile> created;
   int rc = fs_.create(file.path, created);
   if (rc == 0) rc = created->preallocate(options_.file_size);
-  std::string header;
-  encode_file_header({index, store_->last_job_id() + 1}, header);
-  if (rc == 0) rc = created->append(header.data(), header.size());
-  if (rc == 0 && options_.policy != SyncPolicy::Never) {
-    rc = created->sync();
-    if (rc == 0) rc = fs_.sync_dir(options_.dir);
-  }
   if (rc != 0) {
     created.reset();
     fs_.remove(file.path);
@@ -311,11 +322,46 @@ bool Wal::open_file(std::uint32_t index) {
     fail("creating " + file.path, rc);
     return false;
   }
-  current_ = std::move(created);
+  file.writer = std::move(created);
+  file.reader = file.writer;
+  file.first_job_id = store_->last_job_id() + 1;
+  file.created_durably = options_.policy == SyncPolicy::Never;
+  file.header_unwritten = true;
+  current_ = file.writer;
   current_index_ = index;
-  synced_position_ = header.size();
-  zeroed_until_ = header.size();
+  zeroed_until_ = 0;
+  if (!write_header(index)) return false;
+  if (!sync_thread_ && options_.policy != SyncPolicy::Never) {
+    rc = current_->sync();
+    if (rc == 0) rc = fs_.sync_dir(options_.dir);
+    if (rc != 0) {
+      ++stats_.sync_failures;
+      file.header_unwritten = true;
+      fail("syncing the new " + file.path, rc);
+      return false;
+    }
+    file.created_durably = true;
+  }
+  return true;
+}
+
+// (Re)writes file `index`'s header over whatever it holds.
+bool Wal::write_header(std::uint32_t index) {
+  LogFile& file = files_[index];
+  std::string header;
+  encode_file_header({index, file.first_job_id}, header);
+  // A new file is empty (and keeps its preallocated space).
+  int rc = file.writer->position() == 0 ? 0 : file.writer->truncate(0);
+  if (rc == 0) rc = file.writer->append(header.data(), header.size());
+  if (rc != 0) {
+    ++stats_.write_failures;
+    fail("writing the header of " + file.path, rc);
+    return false;
+  }
+  if (index == current_index_) zeroed_until_ = std::min(zeroed_until_, header.size());
+  if (index == current_index_ || index == read_ahead_.file_index) read_ahead_.forget();
   file.size = header.size();
+  file.header_unwritten = false;
   stats_.bytes_written += header.size();
   return true;
 }
@@ -332,22 +378,22 @@ void Wal::release_preallocation() {
   }
 }
 
-// Closes the current file, synced, and opens the next.
+// Closes the current file and opens the next. The closed file's last sync
+// goes to the sync thread, ahead of any sync of the new file; without one
+// it runs here.
 bool Wal::rotate_to(std::uint32_t index) {
   if (current_) {
-    if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
-    if (failed_) return false;
-    if (options_.policy != SyncPolicy::Never && written_seq_ > durable_seq_) {
-      sync_now();
-      if (failed_) return false;
-    }
     release_preallocation();
-    // It goes on serving the bodies its records hold.
-    if (auto it = files_.find(current_index_); it != files_.end()) {
-      it->second.reader = std::move(current_);
-    } else {
-      current_.reset();
+    if (needs_sync()) {
+      if (sync_thread_) {
+        request_sync(current_index_, written_seq_);
+      } else {
+        sync_now();
+        if (failed_) return false;
+      }
     }
+    // It goes on serving the bodies its records hold (LogFile::reader).
+    current_.reset();
   }
   if (!open_file(index)) return false;
   collect_obsolete_files();
@@ -374,22 +420,26 @@ void Wal::zero_ahead() {
 void Wal::write_pending() {
   while (!pending_.empty() && !failed_) {
     Chunk& chunk = pending_.front();
-    if (!current_ || chunk.file_index != current_index_) {
+    if (!current_ || chunk.file_index > current_index_) {
       if (!rotate_to(chunk.file_index)) return;
     }
-    const std::uint64_t before = current_->position();
-    int rc = current_->append(chunk.bytes.data(), chunk.bytes.size());
+    // An earlier file only when a failed sync has its records written again.
+    LogFile& file = files_[chunk.file_index];
+    if (file.header_unwritten && !write_header(chunk.file_index)) return;
+    WritableFile& out = *file.writer;
+    const std::uint64_t before = out.position();
+    int rc = out.append(chunk.bytes.data(), chunk.bytes.size());
     if (rc != 0) {
       // Leave no partial record behind; the chunk stays queued for a retry.
-      current_->truncate(before);
+      out.truncate(before);
       read_ahead_.forget();
-      zeroed_until_ = std::min(zeroed_until_, before);
+      if (chunk.file_index == current_index_) zeroed_until_ = std::min(zeroed_until_, before);
       ++stats_.write_failures;
-      fail("writing " + files_[chunk.file_index].path, rc);
+      fail("writing " + file.path, rc);
       return;
     }
-    files_[chunk.file_index].size += chunk.bytes.size();
-    if (options_.policy == SyncPolicy::Always) zero_ahead();
+    file.size += chunk.bytes.size();
+    if (options_.policy == SyncPolicy::Always && chunk.file_index == current_index_) zero_ahead();
     stats_.bytes_written += chunk.bytes.size();
     stats_.records_written += chunk.records;
     written_seq_ = chunk.end_seq;
@@ -426,24 +476,56 @@ void Wal::flush() {
   }
 }
 
+// Something written is not durable yet: records, or the current file's
+// creation.
+bool Wal::needs_sync() const {
+  if (options_.policy == SyncPolicy::Never) return false;
+  if (written_seq_ > durable_seq_) return true;
+  auto it = files_.find(current_index_);
+  return current_ && it != files_.end() && !it->second.created_durably;
+}
+
 void Wal::maybe_start_sync() {
   if (failed_ || written_seq_ <= durable_seq_) return;
   last_sync_start_ = clock_->now();
   interval_sync_at_ = kNoTimer;
   if (sync_thread_) {
     // Starts a sync, or has one follow the running one.
-    sync_thread_->request(current_.get(), written_seq_);
+    request_sync(current_index_, written_seq_);
   } else {
     sync_now();
   }
 }
 
+void Wal::request_sync(std::uint32_t index, std::uint64_t sequence) {
+  LogFile& file = files_[index];
+  if (!file.created_durably && file.creation_asked_at == 0) file.creation_asked_at = sequence;
+  sync_thread_->request(file.writer, sequence, !file.created_durably);
+}
+
+// Syncs, here and now, every file holding records not yet durable, oldest
+// first, and the directory after a file whose creation is not yet durable.
 void Wal::sync_now() {
-  const Nanos started = clock_->now();
+  std::vector<std::uint32_t> indexes;
+  for (const Chunk& chunk : unsynced_)
+    if (indexes.empty() || indexes.back() != chunk.file_index) indexes.push_back(chunk.file_index);
+  if (current_ && (indexes.empty() || indexes.back() != current_index_))
+    indexes.push_back(current_index_);
   SyncThread::Result result;
-  result.error = current_->sync();
+  for (std::uint32_t index : indexes) {
+    LogFile& file = files_[index];
+    if (file.header_unwritten && !write_header(index)) return;
+    const Nanos started = clock_->now();
+    result.error = file.writer->sync();
+    if (result.error == 0 && !file.created_durably) result.error = fs_.sync_dir(options_.dir);
+    result.durations.push_back(clock_->now() - started);
+    if (result.error != 0) break;
+    file.created_durably = true;
+    for (const Chunk& chunk : unsynced_)
+      if (chunk.file_index == index) result.sequence = chunk.end_seq;
+  }
   if (result.error == 0) result.sequence = written_seq_;
-  result.durations.push_back(clock_->now() - started);
+  if (result.sequence <= durable_seq_) result.sequence = 0;
   handle_sync_result(result);
 }
 
@@ -458,30 +540,56 @@ void Wal::note_sync_latency(std::int64_t nanos) {
 
 void Wal::handle_sync_result(const SyncThread::Result& result) {
   for (std::int64_t nanos : result.durations) note_sync_latency(nanos);
+  stats_.files_deleted += result.removed;
   // What the syncs before any failure made durable stays durable.
+  bool closed_file_synced = false;
   while (!unsynced_.empty() && unsynced_.front().end_seq <= result.sequence) {
-    synced_position_ += unsynced_.front().bytes.size();
+    closed_file_synced = closed_file_synced || unsynced_.front().file_index != current_index_;
     unsynced_.pop_front();
   }
   durable_seq_ = std::max(durable_seq_, result.sequence);
+  // Newest first: files are created durably in order.
+  for (auto it = files_.rbegin(); it != files_.rend() && !it->second.created_durably; ++it) {
+    const std::uint64_t asked = it->second.creation_asked_at;
+    if (asked != 0 && asked <= durable_seq_) it->second.created_durably = true;
+  }
   if (result.error != 0) {
     ++stats_.sync_failures;
-    // After a failed fsync the kernel may have dropped the dirty pages, and
-    // a second fsync can succeed without them: cut the file back to what is
-    // known durable and write those records again.
-    current_->truncate(synced_position_);
-    read_ahead_.forget();
-    files_[current_index_].size = synced_position_;  // the retry writes the rest again
-    zeroed_until_ = std::min(zeroed_until_, synced_position_);
-    while (!unsynced_.empty()) {
-      pending_.push_front(std::move(unsynced_.back()));
-      unsynced_.pop_back();
-    }
-    written_seq_ = durable_seq_;
-    fail("syncing " + files_[current_index_].path, result.error);
+    const std::string failed_file =
+        files_[unsynced_.empty() ? current_index_ : unsynced_.front().file_index].path;
+    cut_back_unsynced();
+    fail("syncing " + failed_file, result.error);
     return;
   }
+  // A file the log moved on from may have been kept only for its last sync.
+  if (closed_file_synced) collect_obsolete_files();
   delete_doomed();
+}
+
+// After a failed fsync the kernel may have dropped the dirty pages, and a
+// second fsync can succeed without them: cut every file back to what is
+// known durable and queue those records to be written again.
+void Wal::cut_back_unsynced() {
+  read_ahead_.forget();
+  std::uint32_t previous = 0;
+  for (const Chunk& chunk : unsynced_) {
+    if (chunk.file_index == previous) continue;
+    previous = chunk.file_index;
+    LogFile& file = files_[chunk.file_index];
+    file.writer->truncate(chunk.start);
+    file.size = chunk.start;  // the retry writes the rest again
+    if (chunk.file_index == current_index_) zeroed_until_ = std::min(zeroed_until_, chunk.start);
+  }
+  // A file whose creation was not durable may have lost its header too.
+  for (auto it = files_.rbegin(); it != files_.rend() && !it->second.created_durably; ++it) {
+    it->second.header_unwritten = true;
+    it->second.creation_asked_at = 0;
+  }
+  while (!unsynced_.empty()) {
+    pending_.push_front(std::move(unsynced_.back()));
+    unsynced_.pop_back();
+  }
+  written_seq_ = durable_seq_;
 }
 
 void Wal::on_sync_done() {
@@ -528,10 +636,11 @@ void Wal::on_timer() {
   const Nanos now = clock_->now();
   if (failed_) {
     if (now < retry_at_) return;
-    if (sync_thread_) sync_thread_->wait_idle();
+    // Only removals can still run there: a failure drops the queued syncs.
+    if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
     failed_ = false;
     write_pending();
-    if (!failed_ && options_.policy != SyncPolicy::Never && current_) sync_now();
+    if (!failed_ && needs_sync()) sync_now();
     if (failed_) {
       retry_at_ = now + kRetryInterval;
     } else {
@@ -553,7 +662,7 @@ void Wal::close() {
   if (!current_) return;
   if (!failed_) write_pending();
   if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
-  if (!failed_ && options_.policy != SyncPolicy::Never && written_seq_ > durable_seq_) sync_now();
+  if (!failed_ && needs_sync()) sync_now();
   if (!failed_) release_preallocation();
   if (failed_) {
     spdlog::error("write-ahead log not fully written at shutdown: {}", failure_);

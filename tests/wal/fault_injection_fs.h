@@ -1,12 +1,18 @@
 // A FileSystem over the real one that fails on demand and simulates power
 // loss: it remembers how much of each file was synced, and power_loss()
 // cuts every file back to that, dropping whatever was only in the page cache.
+//
+// The log's sync thread syncs and removes files while the test's thread
+// writes them: what both touch is atomic or under mutex_.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "beanstalkd/wal/file_system.h"
 
@@ -16,27 +22,40 @@ class FaultInjectionFs final : public FileSystem {
  public:
   // Set to an errno to make the next call of that kind fail (once).
   int fail_next_append = 0;
-  int fail_next_sync = 0;
+  std::atomic<int> fail_next_sync = 0;
   int fail_next_create = 0;
   int fail_next_read = 0;  // a read of a body the log keeps
   // Fail every open_for_read (as when the process is out of descriptors).
   int fail_all_opens_for_read = 0;
   // Fail every append/sync/create with this errno until cleared (0).
   int fail_all_appends = 0;
-  int fail_all_syncs = 0;
+  std::atomic<int> fail_all_syncs = 0;
+  int fail_next_sync_dir = 0;
   int fail_all_creates = 0;
 
-  int syncs = 0;
+  std::atomic<int> syncs = 0;
+  std::atomic<int> dir_syncs = 0;
+  // Syncs of files and of the directory made by the test's own thread, that
+  // is, by the event loop in a server.
+  std::atomic<int> syncs_on_creating_thread = 0;
   int reads = 0;  // reads of bodies the log keeps
 
   void power_loss() {
+    std::lock_guard lock(mutex_);
     for (auto& [path, synced] : synced_) real_.truncate_file(path, synced);
+  }
+  // How much of `path` a power loss would keep.
+  std::uint64_t synced_length(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    auto it = synced_.find(path);
+    return it == synced_.end() ? 0 : it->second;
   }
 
   int create(const std::string& path, std::unique_ptr<WritableFile>& out) override {
     if (int e = take(fail_next_create, fail_all_creates)) return e;
     std::unique_ptr<WritableFile> inner;
     if (int rc = real_.create(path, inner)) return rc;
+    std::lock_guard lock(mutex_);
     synced_[path] = 0;
     out = std::make_unique<File>(*this, path, std::move(inner));
     return 0;
@@ -53,6 +72,7 @@ class FaultInjectionFs final : public FileSystem {
   }
   int truncate_file(const std::string& path, std::uint64_t size) override {
     int rc = real_.truncate_file(path, size);
+    std::lock_guard lock(mutex_);
     if (rc == 0 && synced_.count(path) && synced_[path] > size) synced_[path] = size;
     return rc;
   }
@@ -60,6 +80,7 @@ class FaultInjectionFs final : public FileSystem {
     return real_.list_dir(dir, names);
   }
   int remove(const std::string& path) override {
+    std::lock_guard lock(mutex_);
     synced_.erase(path);
     return real_.remove(path);
   }
@@ -67,7 +88,12 @@ class FaultInjectionFs final : public FileSystem {
     return real_.rename(from, to);
   }
   int make_dir(const std::string& path) override { return real_.make_dir(path); }
-  int sync_dir(const std::string& dir) override { return real_.sync_dir(dir); }
+  int sync_dir(const std::string& dir) override {
+    ++dir_syncs;
+    note_sync_thread();
+    if (int e = take(fail_next_sync_dir, 0)) return e;
+    return real_.sync_dir(dir);
+  }
 
  private:
   static int take(int& once, int always) {
@@ -75,6 +101,13 @@ class FaultInjectionFs final : public FileSystem {
     int e = once;
     once = 0;
     return e;
+  }
+  static int take(std::atomic<int>& once, int always) {
+    if (always) return always;
+    return once.exchange(0);
+  }
+  void note_sync_thread() {
+    if (std::this_thread::get_id() == creating_thread_) ++syncs_on_creating_thread;
   }
 
   class File final : public WritableFile {
@@ -85,19 +118,30 @@ class FaultInjectionFs final : public FileSystem {
       if (int e = take(fs_.fail_next_append, fs_.fail_all_appends)) {
         // A failing write may still have written part of the data.
         inner_->append(data, size / 2);
+        length_ = inner_->position();
         return e;
       }
-      return inner_->append(data, size);
+      int rc = inner_->append(data, size);
+      length_ = inner_->position();
+      return rc;
     }
     int sync() override {
       ++fs_.syncs;
+      fs_.note_sync_thread();
       if (int e = take(fs_.fail_next_sync, fs_.fail_all_syncs)) return e;
+      // The length before the sync: what a concurrent append adds may not
+      // be covered.
+      const std::uint64_t length = length_;
       int rc = inner_->sync();
-      if (rc == 0) fs_.synced_[path_] = inner_->position();
+      std::lock_guard lock(fs_.mutex_);
+      if (rc == 0 && fs_.synced_.count(path_))
+        fs_.synced_[path_] = std::max(fs_.synced_[path_], length);
       return rc;
     }
     int truncate(std::uint64_t size) override {
       int rc = inner_->truncate(size);
+      length_ = inner_->position();
+      std::lock_guard lock(fs_.mutex_);
       if (rc == 0 && fs_.synced_[path_] > size) fs_.synced_[path_] = size;
       return rc;
     }
@@ -121,6 +165,7 @@ class FaultInjectionFs final : public FileSystem {
     FaultInjectionFs& fs_;
     std::string path_;
     std::unique_ptr<WritableFile> inner_;
+    std::atomic<std::uint64_t> length_ = 0;  // inner_'s, for the sync thread
   };
 
   class Reader final : public ReadableFile {
@@ -139,7 +184,9 @@ class FaultInjectionFs final : public FileSystem {
   };
 
   PosixFileSystem real_;
-  std::map<std::string, std::uint64_t> synced_;
+  const std::thread::id creating_thread_ = std::this_thread::get_id();
+  std::mutex mutex_;
+  std::map<std::string, std::uint64_t> synced_;  // under mutex_
 };
 
 }  // namespace beanstalkd::wal::testing

@@ -1,5 +1,6 @@
 // The background syncer: syncs chain without the loop, results are merged,
-// and a failure stops the chain until the loop asks again.
+// work is done in the order asked, and a failure stops the syncs until the
+// loop asks again.
 #include "beanstalkd/wal/sync_thread.h"
 
 #include <gtest/gtest.h>
@@ -8,9 +9,12 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace beanstalkd::wal {
 namespace {
@@ -60,19 +64,56 @@ class GatedFile final : public WritableFile {
   int fail_next_ = 0;
 };
 
+// Records the directory syncs and removals the thread makes, in order with
+// the files' syncs (`log`).
+class RecordingFs final : public FileSystem {
+ public:
+  int create(const std::string&, std::unique_ptr<WritableFile>&) override { return ENOSYS; }
+  int read_file(const std::string&, std::string&) override { return ENOSYS; }
+  int open_for_read(const std::string&, std::unique_ptr<ReadableFile>&) override {
+    return ENOSYS;
+  }
+  int truncate_file(const std::string&, std::uint64_t) override { return ENOSYS; }
+  int list_dir(const std::string&, std::vector<std::string>&) override { return ENOSYS; }
+  int rename(const std::string&, const std::string&) override { return ENOSYS; }
+  int make_dir(const std::string&) override { return ENOSYS; }
+  int remove(const std::string& path) override {
+    note("remove " + path);
+    return path == "busy" ? EBUSY : 0;
+  }
+  int sync_dir(const std::string& dir) override {
+    note("sync_dir " + dir);
+    return 0;
+  }
+  void note(const std::string& what) {
+    std::lock_guard lock(mutex_);
+    log_.push_back(what);
+  }
+  std::vector<std::string> log() {
+    std::lock_guard lock(mutex_);
+    return log_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> log_;
+};
+
 bool readable(int fd) {
   pollfd p{fd, POLLIN, 0};
   return ::poll(&p, 1, 5000) == 1;
 }
 
 TEST(SyncThreadTest, RecordsWrittenDuringASyncGoInTheNextWithoutBeingAskedTwice) {
-  SyncThread syncer;
-  GatedFile file;
-  syncer.request(&file, 1);
+  PosixFileSystem fs;
+  SyncThread syncer(fs, "/tmp");
+  auto file_ptr = std::make_shared<GatedFile>();
+  GatedFile& file = *file_ptr;
+  syncer.request(file_ptr, 1, false);
   ASSERT_TRUE(file.wait_started(1));
   // While the first sync runs, the loop writes records 2 and 3.
-  syncer.request(&file, 2);
-  syncer.request(&file, 3);
+  syncer.request(file_ptr, 2, false);
+  syncer.request(file_ptr, 3, false);
   EXPECT_FALSE(syncer.idle());
   file.release();
   // The second sync starts on its own, covering both.
@@ -87,9 +128,11 @@ TEST(SyncThreadTest, RecordsWrittenDuringASyncGoInTheNextWithoutBeingAskedTwice)
 }
 
 TEST(SyncThreadTest, TheEventFdSignalsEachFinishedSync) {
-  SyncThread syncer;
-  GatedFile file;
-  syncer.request(&file, 7);
+  PosixFileSystem fs;
+  SyncThread syncer(fs, "/tmp");
+  auto file_ptr = std::make_shared<GatedFile>();
+  GatedFile& file = *file_ptr;
+  syncer.request(file_ptr, 7, false);
   ASSERT_TRUE(file.wait_started(1));
   file.release();
   ASSERT_TRUE(readable(syncer.event_fd()));
@@ -102,11 +145,13 @@ TEST(SyncThreadTest, TheEventFdSignalsEachFinishedSync) {
 }
 
 TEST(SyncThreadTest, AFailureStopsTheChainUntilAskedAgain) {
-  SyncThread syncer;
-  GatedFile file;
-  syncer.request(&file, 1);
+  PosixFileSystem fs;
+  SyncThread syncer(fs, "/tmp");
+  auto file_ptr = std::make_shared<GatedFile>();
+  GatedFile& file = *file_ptr;
+  syncer.request(file_ptr, 1, false);
   ASSERT_TRUE(file.wait_started(1));
-  syncer.request(&file, 2);
+  syncer.request(file_ptr, 2, false);
   file.release(5);  // EIO
   SyncThread::Result result = syncer.wait_idle();
   EXPECT_EQ(result.error, 5);
@@ -115,7 +160,7 @@ TEST(SyncThreadTest, AFailureStopsTheChainUntilAskedAgain) {
   std::this_thread::sleep_for(20ms);
   EXPECT_EQ(file.started(), 1);
   // Asked again (after the loop rewrote the records), it syncs.
-  syncer.request(&file, 2);
+  syncer.request(file_ptr, 2, false);
   ASSERT_TRUE(file.wait_started(2));
   file.release();
   result = syncer.wait_idle();
@@ -124,11 +169,13 @@ TEST(SyncThreadTest, AFailureStopsTheChainUntilAskedAgain) {
 }
 
 TEST(SyncThreadTest, SuccessesBeforeAFailureAreReported) {
-  SyncThread syncer;
-  GatedFile file;
-  syncer.request(&file, 1);
+  PosixFileSystem fs;
+  SyncThread syncer(fs, "/tmp");
+  auto file_ptr = std::make_shared<GatedFile>();
+  GatedFile& file = *file_ptr;
+  syncer.request(file_ptr, 1, false);
   ASSERT_TRUE(file.wait_started(1));
-  syncer.request(&file, 2);
+  syncer.request(file_ptr, 2, false);
   file.release();  // 1 is durable
   ASSERT_TRUE(file.wait_started(2));
   file.release(28);  // ENOSPC while syncing 2
@@ -136,6 +183,55 @@ TEST(SyncThreadTest, SuccessesBeforeAFailureAreReported) {
   EXPECT_EQ(result.sequence, 1u);
   EXPECT_EQ(result.error, 28);
   EXPECT_EQ(result.durations.size(), 2u);
+}
+
+// The log moves from file A to file B: A's last sync, then B's with the
+// directory (B's creation), in that order, whatever the timing; B's
+// records are never reported durable before A's.
+TEST(SyncThreadTest, FilesAreSyncedInTheOrderAskedAndANewFileSyncsTheDirectory) {
+  RecordingFs fs;
+  SyncThread syncer(fs, "dir");
+  auto a = std::make_shared<GatedFile>();
+  auto b = std::make_shared<GatedFile>();
+  syncer.request(a, 10, false);
+  ASSERT_TRUE(a->wait_started(1));
+  syncer.request(b, 12, true);
+  syncer.request(b, 15, false);  // joins the queued sync of B
+  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(b->started(), 0);  // waits for A
+  EXPECT_EQ(syncer.collect().sequence, 0u);
+  a->release();
+  ASSERT_TRUE(b->wait_started(1));
+  EXPECT_EQ(syncer.collect().sequence, 10u);
+  EXPECT_TRUE(fs.log().empty());
+  b->release();
+  SyncThread::Result result = syncer.wait_idle();
+  EXPECT_EQ(result.sequence, 15u);
+  EXPECT_EQ(result.durations.size(), 1u);
+  EXPECT_EQ(b->started(), 1);
+  EXPECT_EQ(fs.log(), std::vector<std::string>{"sync_dir dir"});
+}
+
+// Removals wait for the syncs asked for before them, go on after a failed
+// sync (they were safe when asked), and are counted, not failed, when a
+// file cannot be removed.
+TEST(SyncThreadTest, RemovalsFollowEarlierSyncsAndOutliveAFailure) {
+  RecordingFs fs;
+  SyncThread syncer(fs, "dir");
+  auto file = std::make_shared<GatedFile>();
+  syncer.request(file, 1, false);
+  ASSERT_TRUE(file->wait_started(1));
+  syncer.remove({"old.1", "busy"});
+  syncer.request(file, 2, false);  // dropped by the failure below
+  std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(fs.log().empty());
+  file->release(EIO);
+  SyncThread::Result result = syncer.wait_idle();
+  EXPECT_EQ(result.error, EIO);
+  EXPECT_EQ(result.sequence, 0u);
+  EXPECT_EQ(result.removed, 1u);
+  EXPECT_EQ(fs.log(), (std::vector<std::string>{"remove old.1", "remove busy", "sync_dir dir"}));
+  EXPECT_EQ(file->started(), 1);
 }
 
 }  // namespace

@@ -1,6 +1,14 @@
-// Runs fdatasync off the event loop, so the loop keeps reading and
-// answering while the disk works. Completion is signalled on an eventfd
-// that the loop watches.
+// Runs the log's slow disk work off the event loop, so the loop keeps
+// reading and answering while the disk works: fdatasync of log files, the
+// directory syncs that make a new file's creation durable, and the removal
+// of obsolete files. Completion is signalled on an eventfd that the loop
+// watches.
+//
+// The work is done strictly in the order it was asked for, which is what
+// makes a sequence number mean "durable up to here": when the loop moves to
+// a new file, the closed file's last sync is queued before any sync of the
+// new one, so records in the new file are never reported durable before
+// the ones in the file before it.
 //
 // Syncs chain: records written while a sync runs are covered by the next
 // one, which the thread starts as soon as the running one returns, without
@@ -10,7 +18,10 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -20,48 +31,70 @@ namespace beanstalkd::wal {
 
 class SyncThread {
  public:
-  SyncThread();
+  // `dir` is the log directory, synced after new files and removals.
+  SyncThread(FileSystem& fs, std::string dir);
   ~SyncThread();
   SyncThread(const SyncThread&) = delete;
   SyncThread& operator=(const SyncThread&) = delete;
 
-  // Readable when a sync has finished; collect() the results then.
+  // Readable when work has finished; collect() the results then.
   int event_fd() const { return event_fd_; }
 
   // Asks for `file` to be synced up to record `sequence` (everything
-  // written to it so far). Switching to another file requires idle().
-  void request(WritableFile* file, std::uint64_t sequence);
+  // written to it so far), after everything asked for before. `new_file`:
+  // the file was created since the directory was last synced, so the
+  // directory is synced after it (its records need their file to exist).
+  // Ignored between a failure and the collect() that reports it.
+  void request(std::shared_ptr<WritableFile> file, std::uint64_t sequence, bool new_file);
+  // Removes files whose removal is already safe, then syncs the directory,
+  // after everything asked for before. Failures are logged, not reported:
+  // a file left behind costs disk space, and the next start removes it.
+  void remove(std::vector<std::string> paths);
 
   struct Result {
     std::uint64_t sequence = 0;           // durable up to here (0: nothing new)
     int error = 0;                        // a sync failed after that point
-    std::vector<std::int64_t> durations;  // nanoseconds, one per finished sync
+    std::vector<std::int64_t> durations;  // nanoseconds, one per finished file sync
+    std::uint64_t removed = 0;            // files removed
   };
-  // What finished since the last call; never blocks. After an error the
-  // thread syncs nothing more until asked again.
+  // What finished since the last call; never blocks. After a failed sync
+  // the thread drops the syncs still queued (the loop rewrites the records
+  // and asks again) and syncs nothing more until the failure is collected;
+  // removals go on.
   Result collect();
-  // Waits until no sync runs or is wanted, then collect()s.
+  // Waits until no work runs or is queued, then collect()s.
   Result wait_idle();
   bool idle();
 
  private:
+  struct Task {
+    std::shared_ptr<WritableFile> file;  // a sync; none: a removal
+    std::uint64_t sequence = 0;
+    bool new_file = false;
+    std::vector<std::string> paths;
+  };
+
   void run();
-  bool idle_locked() const { return !syncing_ && (error_ != 0 || target_ <= done_); }
+  void perform(const Task& task, int& error, std::int64_t& nanos, std::uint64_t& removed);
+  bool idle_locked() const { return !running_ && tasks_.empty(); }
+  void drop_queued_syncs_locked();
   Result collect_locked();
 
+  FileSystem& fs_;
+  const std::string dir_;
   int event_fd_;
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable cv_;
   // Under mutex_.
   bool stop_ = false;
-  WritableFile* file_ = nullptr;
-  std::uint64_t target_ = 0;  // wanted durable up to here
-  std::uint64_t done_ = 0;    // durable up to here
+  std::deque<Task> tasks_;  // the front one runs while running_
+  bool running_ = false;
+  std::uint64_t done_ = 0;  // durable up to here
   std::uint64_t reported_ = 0;
-  bool syncing_ = false;
   int error_ = 0;
   std::vector<std::int64_t> durations_;
+  std::uint64_t removed_ = 0;
 };
 
 }  // namespace beanstalkd::wal

@@ -7,6 +7,11 @@
 // reports a change (-f 0: group commit, one fdatasync per batch, run on a
 // background thread while the loop keeps serving), or never (-F).
 //
+// With a sync thread, none of the disk's slow work runs on the loop: the
+// syncs, the last sync of a file the log moves on from, the directory syncs
+// that make a new file's creation durable, and the removal of obsolete
+// files all go to the thread, in order (SyncThread).
+//
 // A failed write or sync is sticky: the log refuses changes (healthy() is
 // false) and retries every second, rewriting everything since the last good
 // sync, until the disk takes it again.
@@ -161,10 +166,22 @@ class Wal final : public Journal {
     std::uint64_t live_jobs = 0;   // live jobs whose full record is here
     std::uint64_t live_bytes = 0;  // the size of those records
     IdRuns job_ids;                // jobs that had their full record here (some since gone)
-    // Reads bodies back: the file's writer once it is closed, or a reader
-    // opened at start-up (one descriptor per file, taken before any client
-    // can use them up).
-    std::unique_ptr<ReadableFile> reader;
+    // Reads bodies back: the file's writer for a file this run created, or a
+    // reader opened at start-up (one descriptor per file, taken before any
+    // client can use them up).
+    std::shared_ptr<ReadableFile> reader;
+    // A file this run created: written, synced (on the sync thread too, which
+    // shares it), and after a failed sync written again.
+    std::shared_ptr<WritableFile> writer;
+    std::uint64_t first_job_id = 1;  // its header's "next job id"
+    // Its header and directory entry are known durable. Until then each sync
+    // of it also syncs the directory (creation_asked_at: the sequence of the
+    // first such request).
+    bool created_durably = true;
+    std::uint64_t creation_asked_at = 0;
+    // After a failed sync of a file not yet created durably: the kernel may
+    // have dropped its header along with its records; write it again first.
+    bool header_unwritten = false;
   };
   struct Chunk {
     std::uint32_t file_index;
@@ -191,6 +208,7 @@ class Wal final : public Journal {
   };
 
   bool recover(std::string& error, RecoveryReport& report);
+  void drop_unborn_files(std::vector<std::uint32_t>& indexes);
   std::optional<std::uint64_t> append_full(Job& job);
   void detach_from_file(Job& job);
   void reserve_room(std::size_t size);
@@ -205,12 +223,17 @@ class Wal final : public Journal {
   void delete_doomed();
 
   void write_pending();
+  bool write_header(std::uint32_t index);
   void zero_ahead();
   bool open_file(std::uint32_t index);
   bool rotate_to(std::uint32_t index);
   void release_preallocation();
+  std::uint32_t oldest_file_in_use() const;
+  bool needs_sync() const;
   void maybe_start_sync();
+  void request_sync(std::uint32_t index, std::uint64_t sequence);
   void handle_sync_result(const SyncThread::Result& result);
+  void cut_back_unsynced();
   void sync_now();
   void note_sync_latency(std::int64_t nanos);
   void fail(const std::string& what, int error);
@@ -222,15 +245,16 @@ class Wal final : public Journal {
   int lock_fd_ = -1;
 
   std::map<std::uint32_t, LogFile> files_;
-  std::uint32_t append_index_ = 0;  // the file the next record goes to
-  std::uint64_t append_size_ = 0;   // that file's size once pending is written
-  std::unique_ptr<WritableFile> current_;
+  std::uint32_t append_index_ = 0;         // the file the next record goes to
+  std::uint64_t append_size_ = 0;          // that file's size once pending is written
+  std::shared_ptr<WritableFile> current_;  // files_[current_index_].writer
   std::uint32_t current_index_ = 0;
-  std::uint64_t synced_position_ = 0;  // current_'s length at its last good sync
-  std::uint64_t zeroed_until_ = 0;     // -f 0: current_ holds written zeros up to here
+  std::uint64_t zeroed_until_ = 0;  // -f 0: current_ holds written zeros up to here
 
-  std::deque<Chunk> pending_;   // recorded, not yet written
-  std::deque<Chunk> unsynced_;  // written to current_, not yet durable
+  std::deque<Chunk> pending_;  // recorded, not yet written
+  // Written, not yet durable: in current_, and in the file before it while
+  // its last sync runs on the sync thread.
+  std::deque<Chunk> unsynced_;
   ReadAhead read_ahead_;
   std::vector<Doomed> doomed_;
   std::uint64_t appended_seq_ = 0;
