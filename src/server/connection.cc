@@ -368,8 +368,9 @@ void Connection::on_write_event(evutil_socket_t, short, void* self) {
 void Connection::flush() {
   dirty_ = false;
   if (state_ == State::Closed) return;
-  if (hold_sequence_ > server_.durable_sequence()) {
-    // A reply reports a change the log has not yet made durable (-f 0).
+  if (hold_sequence_ > server_.reply_watermark()) {
+    // A reply reports a change the log has not yet made durable (-f 0), or
+    // a put whose large record is not yet written.
     server_.hold(this);
     return;
   }

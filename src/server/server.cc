@@ -208,13 +208,13 @@ void Server::hold(Connection* connection) {
   }
 }
 
-// Only the replies the log has now made durable go out: a sync completes
+// Only the replies the log now lets go (durable, or written) go out: a sync completes
 // many times a second, and a scan of every held connection each time would
 // cost O(connections) per sync.
 void Server::release_held() {
-  const std::uint64_t durable = durable_sequence();
+  const std::uint64_t watermark = reply_watermark();
   while (Connection* c = held_.top()) {
-    if (c->hold_sequence_ > durable) break;
+    if (c->hold_sequence_ > watermark) break;
     held_.pop();
     c->mark_dirty();
   }

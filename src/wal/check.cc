@@ -63,6 +63,10 @@ int check_wal_directory(const std::string& dir, std::ostream& out) {
     next_id = std::max(next_id, scan.header.next_job_id);
     total_records += scan.records;
     out << path << ": " << scan.records << " records, " << scan.valid_end << " bytes used\n";
+    if (scan.placeholders > 0)
+      out << "  interrupted: " << scan.placeholders
+          << " large records a stop kept from being written (skipped; their puts were not "
+             "answered)\n";
     for (const DamagedRange& d : scan.damage) {
       out << "  damaged: " << d.length << " bytes at offset " << d.offset << "\n";
       damaged = true;

@@ -36,15 +36,23 @@ class PosixWritableFile final : public WritableFile {
   ~PosixWritableFile() override { ::close(fd_); }
 
   int append(const char* data, std::size_t size) override {
+    const int rc = write_at(position_, data, size);
+    if (rc == 0) position_ += size;
+    return rc;
+  }
+
+  void skip(std::uint64_t size) override { position_ += size; }
+
+  int write_at(std::uint64_t offset, const char* data, std::size_t size) override {
     while (size > 0) {
-      ssize_t n = ::pwrite(fd_, data, size, static_cast<off_t>(position_));
+      ssize_t n = ::pwrite(fd_, data, size, static_cast<off_t>(offset));
       if (n < 0) {
         if (errno == EINTR) continue;
         return errno;
       }
       data += n;
       size -= static_cast<std::size_t>(n);
-      position_ += static_cast<std::uint64_t>(n);
+      offset += static_cast<std::uint64_t>(n);
     }
     return 0;
   }

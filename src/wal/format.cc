@@ -1,5 +1,7 @@
 #include "beanstalkd/wal/format.h"
 
+// For XXH32_state_t on the stack (job_full_checksum).
+#define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
 #include <cstring>
@@ -136,16 +138,46 @@ bool decode_file_header(std::string_view bytes, FileHeader& header, std::string&
   return true;
 }
 
-void encode_job_full(const JobRecord& r, std::string& out) {
-  std::size_t start = begin_record(out, RecordType::JobFull);
+void encode_job_full_head(const JobRecord& r, std::string& out) {
   put_state_fields(r, out);
   put_le<std::uint32_t>(out, r.ttr_seconds);
   put_le<std::int64_t>(out, r.created_at_wall);
   put_le<std::uint8_t>(out, static_cast<std::uint8_t>(r.tube.size()));
   out.append(r.tube);
   put_le<std::uint32_t>(out, static_cast<std::uint32_t>(r.body.size()));
+}
+
+void encode_job_full(const JobRecord& r, std::string& out) {
+  std::size_t start = begin_record(out, RecordType::JobFull);
+  encode_job_full_head(r, out);
   out.append(r.body);
   finish_record(out, start);
+}
+
+void encode_record_header(std::uint32_t checksum, std::uint32_t payload_length, RecordType type,
+                          std::string& out) {
+  put_le<std::uint32_t>(out, checksum);
+  put_le<std::uint32_t>(out, payload_length);
+  put_le<std::uint8_t>(out, static_cast<std::uint8_t>(type));
+}
+
+void encode_placeholder(std::uint32_t payload_length, std::string& out) {
+  std::string length_type;
+  put_le<std::uint32_t>(length_type, payload_length);
+  put_le<std::uint8_t>(length_type, static_cast<std::uint8_t>(RecordType::Placeholder));
+  encode_record_header(record_checksum(length_type), payload_length, RecordType::Placeholder, out);
+}
+
+std::uint32_t job_full_checksum(std::string_view head, std::string_view body) {
+  std::string length_type;
+  put_le<std::uint32_t>(length_type, static_cast<std::uint32_t>(head.size() + body.size()));
+  put_le<std::uint8_t>(length_type, static_cast<std::uint8_t>(RecordType::JobFull));
+  XXH32_state_t state;
+  XXH32_reset(&state, 0);
+  XXH32_update(&state, length_type.data(), length_type.size());
+  XXH32_update(&state, head.data(), head.size());
+  XXH32_update(&state, body.data(), body.size());
+  return XXH32_digest(&state);
 }
 
 void encode_job_update(const JobRecord& r, std::string& out) {
@@ -178,6 +210,8 @@ bool decode_record(RecordType type, std::string_view payload, JobRecord& r) {
     case RecordType::JobDelete:
       r.id = c.get<std::uint64_t>();
       return c.done() && r.id != 0;
+    case RecordType::Placeholder:
+      return false;  // nothing to decode: its payload was never filled
   }
   return false;
 }

@@ -29,11 +29,14 @@ std::size_t intact_record_at(std::string_view b, std::size_t at) {
   if (b.size() - at < kRecordHeaderSize) return 0;
   auto type = static_cast<unsigned char>(b[at + 8]);
   if (type < static_cast<unsigned char>(RecordType::JobFull) ||
-      type > static_cast<unsigned char>(RecordType::JobDelete))
+      type > static_cast<unsigned char>(RecordType::Placeholder))
     return 0;
   std::uint32_t length = load_u32(b, at + 4);
   if (length > kMaxPayload || b.size() - at - kRecordHeaderSize < length) return 0;
-  if (record_checksum(b.substr(at + 4, 5 + length)) != load_u32(b, at)) return 0;
+  // A placeholder's checksum covers its length and type only.
+  const std::size_t covered =
+      type == static_cast<unsigned char>(RecordType::Placeholder) ? 0 : length;
+  if (record_checksum(b.substr(at + 4, 5 + covered)) != load_u32(b, at)) return 0;
   return kRecordHeaderSize + length;
 }
 
@@ -46,8 +49,12 @@ FileScan scan_log_file(std::string_view bytes, const RecordVisitor& visit) {
   while (at < bytes.size()) {
     if (std::size_t size = intact_record_at(bytes, at)) {
       auto type = static_cast<RecordType>(bytes[at + 8]);
-      visit(type, bytes.substr(at + kRecordHeaderSize, size - kRecordHeaderSize));
-      ++scan.records;
+      if (type == RecordType::Placeholder) {
+        ++scan.placeholders;
+      } else {
+        visit(type, bytes.substr(at + kRecordHeaderSize, size - kRecordHeaderSize));
+        ++scan.records;
+      }
       at += size;
       scan.valid_end = at;
       continue;

@@ -168,6 +168,8 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
         case RecordType::JobDelete:
           if (job) store.forget(job);
           break;
+        case RecordType::Placeholder:  // skipped by the scan
+          break;
       }
     });
     if (!scan.header_ok) {
@@ -178,6 +180,11 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     }
     next_id = std::max(next_id, scan.header.next_job_id);
     report.records += scan.records;
+    if (scan.placeholders > 0)
+      spdlog::info(
+          "log file {}: skipped {} large records the last stop kept from being written "
+          "(their puts had not been answered)",
+          path, scan.placeholders);
     LogFile& file = files_[index];
     file.path = path;
     file.size = scan.valid_end;

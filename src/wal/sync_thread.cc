@@ -36,13 +36,24 @@ void SyncThread::request(std::shared_ptr<WritableFile> file, std::uint64_t seque
     // Joins the last queued sync of the same file unless that one already
     // runs: the records it would cover may have been written after it began.
     const bool back_runs = running_ && tasks_.size() == 1;
-    if (!tasks_.empty() && !back_runs && tasks_.back().file == file) {
+    if (!tasks_.empty() && !back_runs && tasks_.back().file == file && !tasks_.back().placed) {
       Task& back = tasks_.back();
       back.sequence = std::max(back.sequence, sequence);
       back.new_file = back.new_file || new_file;
     } else {
-      tasks_.push_back(Task{std::move(file), sequence, new_file, {}});
+      tasks_.push_back(Task{std::move(file), sequence, new_file, nullptr, {}});
     }
+  }
+  cv_.notify_all();
+}
+
+void SyncThread::place(std::shared_ptr<WritableFile> file,
+                       std::shared_ptr<const PlacedRecord> record) {
+  {
+    std::lock_guard lock(mutex_);
+    if (error_ != 0) return;
+    const std::uint64_t sequence = record->sequence;
+    tasks_.push_back(Task{std::move(file), sequence, false, std::move(record), {}});
   }
   cv_.notify_all();
 }
@@ -50,7 +61,7 @@ void SyncThread::request(std::shared_ptr<WritableFile> file, std::uint64_t seque
 void SyncThread::remove(std::vector<std::string> paths) {
   {
     std::lock_guard lock(mutex_);
-    tasks_.push_back(Task{nullptr, 0, false, std::move(paths)});
+    tasks_.push_back(Task{nullptr, 0, false, nullptr, std::move(paths)});
   }
   cv_.notify_all();
 }
@@ -72,7 +83,8 @@ bool SyncThread::idle() {
 }
 
 void SyncThread::drop_queued_syncs_locked() {
-  // The running task (the front, while running_) is the thread's to finish.
+  // Syncs and fills. The running task (the front, while running_) is the
+  // thread's to finish.
   auto first = tasks_.begin() + (running_ ? 1 : 0);
   tasks_.erase(std::remove_if(first, tasks_.end(), [](const Task& t) { return t.file != nullptr; }),
                tasks_.end());
@@ -81,6 +93,7 @@ void SyncThread::drop_queued_syncs_locked() {
 SyncThread::Result SyncThread::collect_locked() {
   Result result;
   if (done_ > reported_) result.sequence = reported_ = done_;
+  if (placed_ > reported_placed_) result.placed = reported_placed_ = placed_;
   result.durations = std::move(durations_);
   durations_.clear();
   result.removed = std::exchange(removed_, 0);
@@ -110,6 +123,10 @@ void SyncThread::perform(const Task& task, int& error, std::int64_t& nanos,
     if (const int rc = fs_.sync_dir(dir_); rc != 0)
       spdlog::warn("cannot sync log directory {} after removing files: {}", dir_,
                    std::strerror(rc));
+    return;
+  }
+  if (task.placed) {
+    error = fill_placed_record(*task.file, *task.placed);
     return;
   }
   const auto started = std::chrono::steady_clock::now();
@@ -144,6 +161,8 @@ void SyncThread::run() {
     if (error != 0) {
       error_ = error;
       drop_queued_syncs_locked();
+    } else if (task.placed) {
+      placed_ = std::max(placed_, task.sequence);
     } else if (task.file) {
       done_ = std::max(done_, task.sequence);
     }

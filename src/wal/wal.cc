@@ -106,8 +106,8 @@ void Wal::reserve_room(std::size_t size) {
 }
 
 Wal::Chunk& Wal::chunk_for_append(std::size_t record_size) {
-  if (pending_.empty() || pending_.back().file_index != append_index_)
-    pending_.push_back(Chunk{append_index_, append_size_ - record_size, {}, 0, appended_seq_});
+  if (pending_.empty() || pending_.back().file_index != append_index_ || pending_.back().placed)
+    pending_.emplace_back(append_index_, append_size_ - record_size, appended_seq_);
   return pending_.back();
 }
 
@@ -122,16 +122,21 @@ void Wal::note_appended() {
 std::optional<std::uint64_t> Wal::append_full(Job& job) {
   const std::size_t size = full_size(job);
   JobRecord record = to_record(job);
-  std::string body_from_log;
-  if (job.body_in_log) {
-    body_from_log.resize(job.body_size);
-    if (!copy_body(job, body_from_log.data())) return std::nullopt;
-    record.body = body_from_log;
+  std::uint64_t offset = 0;
+  if (!job.body_in_log && job.body_size >= kBodyPlacedFrom) {
+    offset = append_placed(job, record);
+  } else {
+    std::string body_from_log;
+    if (job.body_in_log) {
+      body_from_log.resize(job.body_size);
+      if (!copy_body(job, body_from_log.data())) return std::nullopt;
+      record.body = body_from_log;
+    }
+    reserve_room(size);
+    offset = append_size_ - size;
+    encode_job_full(record, chunk_for_append(size).bytes);
+    note_appended();
   }
-  reserve_room(size);
-  const std::uint64_t offset = append_size_ - size;
-  encode_job_full(record, chunk_for_append(size).bytes);
-  note_appended();
   if (job.wal_file != 0) detach_from_file(job);
   LogFile& file = files_[append_index_];
   ++file.live_jobs;
@@ -140,6 +145,33 @@ std::optional<std::uint64_t> Wal::append_full(Job& job) {
   job.wal_file = append_index_;
   if (job.body_in_log) job.set_log_offset(offset);
   return offset;
+}
+
+// A large record goes into a chunk of its own as a placeholder; the job's
+// body is pinned, not copied, and written when the chunk is (write_chunk).
+std::uint64_t Wal::append_placed(Job& job, const JobRecord& record) {
+  const std::size_t size = full_size(job);
+  reserve_room(size);
+  auto placed = std::make_shared<PlacedRecord>();
+  placed->offset = append_size_ - size;
+  encode_job_full_head(record, placed->head);
+  placed->body = job.body_with_crlf();
+  placed->body_size = job.body_size;
+  Chunk chunk(append_index_, placed->offset, appended_seq_);
+  encode_placeholder(static_cast<std::uint32_t>(size - kRecordHeaderSize), chunk.bytes);
+  chunk.pin = BodyPin(&job);
+  pending_.push_back(std::move(chunk));
+  note_appended();
+  placed->sequence = appended_seq_;
+  new_placement_seq_ = appended_seq_;
+  const std::uint64_t offset = placed->offset;
+  pending_.back().placed = std::move(placed);
+  return offset;
+}
+
+std::uint64_t Wal::hold_sequence_for_change() {
+  if (holds_replies()) return appended_seq_;
+  return std::exchange(new_placement_seq_, 0);
 }
 
 // A record as it is in the log: in the chunk that holds it while it is not
@@ -428,8 +460,7 @@ void Wal::write_pending() {
     if (file.header_unwritten && !write_header(chunk.file_index)) return;
     WritableFile& out = *file.writer;
     const std::uint64_t before = out.position();
-    int rc = out.append(chunk.bytes.data(), chunk.bytes.size());
-    if (rc != 0) {
+    if (int rc = write_chunk(chunk, out); rc != 0) {
       // Leave no partial record behind; the chunk stays queued for a retry.
       out.truncate(before);
       read_ahead_.forget();
@@ -438,9 +469,9 @@ void Wal::write_pending() {
       fail("writing " + file.path, rc);
       return;
     }
-    file.size += chunk.bytes.size();
+    file.size += chunk.extent();
     if (options_.policy == SyncPolicy::Always && chunk.file_index == current_index_) zero_ahead();
-    stats_.bytes_written += chunk.bytes.size();
+    stats_.bytes_written += chunk.extent();
     stats_.records_written += chunk.records;
     written_seq_ = chunk.end_seq;
     if (options_.policy == SyncPolicy::Never) {
@@ -452,7 +483,25 @@ void Wal::write_pending() {
   }
 }
 
+// Writes `chunk` at the append position of `out`: its bytes or, for a placed
+// record, its placeholder, leaving the rest to the fill (on the sync thread,
+// ahead of any sync that covers it).
+int Wal::write_chunk(Chunk& chunk, WritableFile& out) {
+  if (int rc = out.append(chunk.bytes.data(), chunk.bytes.size()); rc != 0) return rc;
+  if (!chunk.placed) return 0;
+  out.skip(chunk.extent() - chunk.bytes.size());
+  if (sync_thread_) {
+    sync_thread_->place(files_[chunk.file_index].writer, chunk.placed);
+    return 0;
+  }
+  const int rc = fill_placed_record(out, *chunk.placed);
+  if (rc == 0) placed_seq_ = std::max(placed_seq_, chunk.placed->sequence);
+  return rc;
+}
+
 void Wal::flush() {
+  // A placement no command took (compaction's) holds no reply.
+  new_placement_seq_ = 0;
   if (failed_) return;
   write_pending();
   if (failed_) return;
@@ -506,6 +555,10 @@ void Wal::request_sync(std::uint32_t index, std::uint64_t sequence) {
 // Syncs, here and now, every file holding records not yet durable, oldest
 // first, and the directory after a file whose creation is not yet durable.
 void Wal::sync_now() {
+  if (sync_thread_) {  // the fills it still has to do come first
+    handle_sync_result(sync_thread_->wait_idle());
+    if (failed_) return;
+  }
   std::vector<std::uint32_t> indexes;
   for (const Chunk& chunk : unsynced_)
     if (indexes.empty() || indexes.back() != chunk.file_index) indexes.push_back(chunk.file_index);
@@ -541,6 +594,7 @@ void Wal::note_sync_latency(std::int64_t nanos) {
 void Wal::handle_sync_result(const SyncThread::Result& result) {
   for (std::int64_t nanos : result.durations) note_sync_latency(nanos);
   stats_.files_deleted += result.removed;
+  placed_seq_ = std::max(placed_seq_, result.placed);
   // What the syncs before any failure made durable stays durable.
   bool closed_file_synced = false;
   while (!unsynced_.empty() && unsynced_.front().end_seq <= result.sequence) {

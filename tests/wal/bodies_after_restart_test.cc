@@ -30,10 +30,11 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-// Bodies of many sizes, with bytes a line-based reader would trip on.
+// Bodies of many sizes, with bytes a line-based reader would trip on. The
+// last size is one the log writes in two steps (PlacedRecord).
 std::string body_for(int i) {
-  const std::size_t sizes[] = {16, 17, 100, 1000, 4095, 65536, 300000};
-  std::string body(sizes[i % 7], '\0');
+  const std::size_t sizes[] = {16, 17, 100, 1000, 4095, 65536, 300000, 1500001};
+  std::string body(sizes[i % 8], '\0');
   for (std::size_t k = 0; k < body.size(); ++k)
     body[k] = static_cast<char>((k * 31 + static_cast<std::size_t>(i) * 7) % 256);
   body.replace(0, 4, "\r\n\r\n");
@@ -78,7 +79,7 @@ class BodiesAfterRestart : public ::testing::Test {
   }
   pid_t start(int port) {
     return start_process(
-        bin_, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir_, "-z", "1048576"}, port,
+        bin_, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir_, "-z", "2097152"}, port,
         log_path_);
   }
 

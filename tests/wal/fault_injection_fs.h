@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,12 @@ class FaultInjectionFs final : public FileSystem {
   std::atomic<int> fail_next_sync = 0;
   int fail_next_create = 0;
   int fail_next_read = 0;  // a read of a body the log keeps
+  // The next write_at (the fill of a large record, on the sync thread).
+  std::atomic<int> fail_next_write_at = 0;
+  // write_at waits while this is set (a fill in progress, for tests that
+  // look at the log meanwhile).
+  std::atomic<bool> hold_writes_at = false;
+  std::atomic<int> writes_at = 0;
   // Fail every open_for_read (as when the process is out of descriptors).
   int fail_all_opens_for_read = 0;
   // Fail every append/sync/create with this errno until cleared (0).
@@ -124,6 +131,16 @@ class FaultInjectionFs final : public FileSystem {
       int rc = inner_->append(data, size);
       length_ = inner_->position();
       return rc;
+    }
+    void skip(std::uint64_t size) override {
+      inner_->skip(size);
+      length_ = inner_->position();
+    }
+    int write_at(std::uint64_t offset, const char* data, std::size_t size) override {
+      while (fs_.hold_writes_at) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      ++fs_.writes_at;
+      if (int e = take(fs_.fail_next_write_at, 0)) return e;
+      return inner_->write_at(offset, data, size);
     }
     int sync() override {
       ++fs_.syncs;

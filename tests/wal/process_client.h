@@ -147,9 +147,13 @@ class ProcessGuard {
   pid_t pid_;
 };
 
-inline pid_t start_server(const std::string& bin, int port, const std::string& dir) {
-  return start_process(bin, {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir, "-f", "0"},
-                       port);
+// With -f 0 unless `sync_ms` says otherwise; bodies up to 4 MiB.
+inline pid_t start_server(const std::string& bin, int port, const std::string& dir,
+                          const std::string& sync_ms = "0") {
+  return start_process(
+      bin,
+      {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir, "-f", sync_ms, "-z", "4194304"},
+      port);
 }
 
 }  // namespace beanstalkd::testing

@@ -25,6 +25,8 @@ using namespace std::chrono_literals;
 class GatedFile final : public WritableFile {
  public:
   int append(const char*, std::size_t) override { return 0; }
+  void skip(std::uint64_t) override {}
+  int write_at(std::uint64_t, const char*, std::size_t) override { return 0; }
   int truncate(std::uint64_t) override { return 0; }
   int preallocate(std::uint64_t) override { return 0; }
   int write_zeros(std::uint64_t, std::uint64_t) override { return 0; }
@@ -70,9 +72,7 @@ class RecordingFs final : public FileSystem {
  public:
   int create(const std::string&, std::unique_ptr<WritableFile>&) override { return ENOSYS; }
   int read_file(const std::string&, std::string&) override { return ENOSYS; }
-  int open_for_read(const std::string&, std::unique_ptr<ReadableFile>&) override {
-    return ENOSYS;
-  }
+  int open_for_read(const std::string&, std::unique_ptr<ReadableFile>&) override { return ENOSYS; }
   int truncate_file(const std::string&, std::uint64_t) override { return ENOSYS; }
   int list_dir(const std::string&, std::vector<std::string>&) override { return ENOSYS; }
   int rename(const std::string&, const std::string&) override { return ENOSYS; }

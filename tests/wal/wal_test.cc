@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,7 @@
 #include <spdlog/spdlog.h>
 
 #include "beanstalkd/store.h"
+#include "beanstalkd/wal/check.h"
 #include "fault_injection_fs.h"
 
 namespace beanstalkd::wal {
@@ -304,6 +306,30 @@ TEST_F(WalTest, AFileWithTheWrongVersionIsKeptAndTheRestRecovered) {
 }
 
 // Before a file with records, an empty file is damage: kept, renamed.
+// --check-wal reads a directory without changing it and says what a start
+// would recover, or DAMAGED (exit status 1).
+TEST_F(WalTest, TheOfflineCheckReportsJobsAndDamage) {
+  {
+    auto a = start();
+    put(*a, "first job, long enough to stay in the log");
+    put(*a, "second");
+    a->wal.flush();
+  }
+  std::ostringstream good;
+  EXPECT_EQ(check_wal_directory(dir_, good), 0);
+  EXPECT_NE(good.str().find("would recover 2 jobs (2 ready"), std::string::npos) << good.str();
+  EXPECT_NE(good.str().find("\nOK\n"), std::string::npos) << good.str();
+  const std::string name = wal_files().back();
+  std::string bytes = read(name);
+  bytes[bytes.find("first job") + 3] ^= 0x20;
+  bytes += "trailing junk that is not a record";
+  write(name, bytes);
+  std::ostringstream bad;
+  EXPECT_EQ(check_wal_directory(dir_, bad), 1);
+  EXPECT_NE(bad.str().find("would recover 1 jobs"), std::string::npos) << bad.str();
+  EXPECT_NE(bad.str().find("DAMAGED"), std::string::npos) << bad.str();
+}
+
 TEST_F(WalTest, AnEmptyFileBeforeTheLastIsKeptAsDamaged) {
   for (const char* body : {"lost", "kept"}) {
     auto a = start();
@@ -1122,6 +1148,174 @@ TEST_F(WalTest, AFailedSyncOfAClosedFileWritesItsRecordsAgainWhereTheyWere) {
   ASSERT_EQ(b->report.jobs, ids.size());
   EXPECT_EQ(body_of(b->store, *b->store.find_job(ids.back())), std::string(1000, 'e'));
   EXPECT_EQ(wal_files().size(), 4u);  // lock, files 1 and 2, and b's own
+}
+
+// Lets the sync thread fill placed records until the reply watermark (with
+// -f MS: the placed records filled) reaches `sequence`.
+void wait_placed(Instance& inst, std::uint64_t sequence) {
+  for (int i = 0; i < 500 && inst.wal.reply_watermark() < sequence; ++i) {
+    pollfd p{inst.wal.sync_event_fd(), POLLIN, 0};
+    ::poll(&p, 1, 10);
+    inst.wal.on_sync_done();
+  }
+  ASSERT_GE(inst.wal.reply_watermark(), sequence);
+}
+
+// A body from kBodyPlacedFrom on is written in two steps: the loop writes a
+// placeholder and goes on; the sync thread fills the record. Only the put of
+// that body waits for the fill; records after it are written at once, after
+// the space it holds; a stop before the fill leaves a placeholder, which
+// recovery skips without calling the file damaged.
+TEST_F(WalTest, LargeBodiesAreFilledOffTheLoopAndOnlyTheirPutWaits) {
+  WalOptions o = options(SyncPolicy::Interval);
+  o.background_sync = true;
+  o.file_size = 8 << 20;
+  const std::string large = std::string(kBodyPlacedFrom + 5, 'L') + "end of the large body";
+  const std::string small = "a small body written after the large one";
+  const std::string copy_tail = dir_ + "-tail", copy_middle = dir_ + "-middle";
+  // The log files as a kill -9 would leave them: what was written so far.
+  auto copy_log = [&](const std::string& to) {
+    fs::create_directory(to);
+    for (const std::string& name : wal_files())
+      if (name != "lock") fs::copy_file(path(name), to + "/" + name);
+  };
+  std::uint64_t large_id = 0, small_id = 0;
+  {
+    auto a = start(o);
+    fs_.hold_writes_at = true;
+    large_id = put(*a, large);
+    const std::uint64_t large_seq = a->wal.hold_sequence_for_change();
+    EXPECT_EQ(large_seq, a->wal.appended_sequence());
+    a->wal.flush();
+    EXPECT_LT(a->wal.reply_watermark(), large_seq);  // INSERTED waits
+    copy_log(copy_tail);
+    small_id = put(*a, small);
+    EXPECT_EQ(a->wal.hold_sequence_for_change(), 0u);  // its reply does not wait
+    a->wal.flush();
+    copy_log(copy_middle);
+    const std::string bytes = read(wal_files().back());
+    EXPECT_NE(bytes.find(small), std::string::npos);
+    EXPECT_EQ(bytes.find("end of the large body"), std::string::npos);
+    EXPECT_EQ(fs_.writes_at.load(), 0);
+    fs_.hold_writes_at = false;
+    wait_placed(*a, large_seq);
+    EXPECT_EQ(fs_.writes_at.load(), 3);  // the payload's head, the body, the header
+    EXPECT_NE(read(wal_files().back()).find("end of the large body"), std::string::npos);
+  }
+  // Stopped with nothing after the placeholder: a torn last record.
+  {
+    WalOptions c = options();
+    c.dir = copy_tail;
+    auto b = start(c);
+    EXPECT_EQ(b->report.jobs, 0u);
+    EXPECT_EQ(b->report.torn_tails, 1u);
+    EXPECT_EQ(b->report.damaged_files, 0u);
+  }
+  // Stopped with a record after it: skipped, and the record after it kept.
+  std::ostringstream check;
+  EXPECT_EQ(check_wal_directory(copy_middle, check), 0) << check.str();
+  EXPECT_NE(check.str().find("interrupted: 1 large records"), std::string::npos) << check.str();
+  EXPECT_NE(check.str().find("would recover 1 jobs"), std::string::npos) << check.str();
+  {
+    WalOptions c = options();
+    c.dir = copy_middle;
+    auto b = start(c);
+    EXPECT_EQ(b->report.jobs, 1u);
+    EXPECT_EQ(b->report.damaged_files, 0u);
+    ASSERT_NE(b->store.find_job(small_id), nullptr);
+    EXPECT_EQ(body_of(b->store, *b->store.find_job(small_id)), small);
+    EXPECT_EQ(b->store.find_job(large_id), nullptr);
+  }
+  fs::remove_all(copy_tail);
+  fs::remove_all(copy_middle);
+  // Filled: both come back.
+  auto b = start(options());
+  EXPECT_EQ(b->report.damaged_files, 0u);
+  ASSERT_NE(b->store.find_job(large_id), nullptr);
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(large_id)), large);
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(small_id)), small);
+}
+
+// Without a sync thread (-F, and these tests' default) the loop fills the
+// record itself, right after its placeholder.
+TEST_F(WalTest, LargeBodiesWithoutASyncThreadAreFilledAtOnce) {
+  const std::string large = std::string(3 * kBodyPlacedFrom, 'I') + "tail";
+  for (SyncPolicy policy : {SyncPolicy::Always, SyncPolicy::Never}) {
+    WalOptions o = options(policy);
+    o.file_size = 1 << 20;  // smaller than the record: a file of its own
+    std::uint64_t id = 0;
+    {
+      auto a = start(o);
+      id = put(*a, large);
+      const std::uint64_t seq = a->wal.hold_sequence_for_change();
+      EXPECT_EQ(seq, a->wal.appended_sequence());
+      put(*a, "after it");
+      a->wal.flush();  // the turn's end, before any reply leaves
+      EXPECT_GE(a->wal.reply_watermark(), seq);
+      EXPECT_EQ(fs_.writes_at.load(), 3);
+      fs_.writes_at = 0;
+    }
+    auto b = start(o);
+    EXPECT_EQ(b->report.damaged_files, 0u);
+    ASSERT_NE(b->store.find_job(id), nullptr);
+    EXPECT_EQ(body_of(b->store, *b->store.find_job(id)), large);
+    ASSERT_TRUE(b->store.delete_job(b->session, id));
+    ASSERT_TRUE(b->store.delete_job(b->session, id + 1));
+  }
+}
+
+// The fill reads the body from the job's memory: a delete before the fill
+// keeps that memory until the record is durable (ASan checks the rest).
+TEST_F(WalTest, ADeletedLargeJobKeepsItsBodyUntilItsRecordIsDurable) {
+  WalOptions o = options();
+  o.background_sync = true;
+  o.file_size = 8 << 20;
+  const std::string large(kBodyPlacedFrom * 2, 'D');
+  {
+    auto a = start(o);
+    fs_.hold_writes_at = true;
+    const std::uint64_t id = put(*a, large);
+    a->wal.flush();
+    ASSERT_TRUE(a->store.delete_job(a->session, id));
+    a->wal.flush();
+    fs_.hold_writes_at = false;
+    settle(*a);
+    EXPECT_TRUE(a->wal.healthy());
+  }
+  auto b = start(options());
+  EXPECT_EQ(b->report.jobs, 0u);
+  EXPECT_EQ(b->report.damaged_files, 0u);
+}
+
+// A failed fill fails the log like a failed sync; the retry places the
+// record again, and its put is answered once it is written.
+TEST_F(WalTest, AFailedFillIsWrittenAgainByTheRetry) {
+  WalOptions o = options();
+  o.background_sync = true;
+  o.file_size = 8 << 20;
+  const std::string large = std::string(kBodyPlacedFrom, 'F') + "tail";
+  std::uint64_t id = 0;
+  {
+    auto a = start(o);
+    fs_.fail_next_write_at = EIO;
+    id = put(*a, large);
+    const std::uint64_t seq = a->wal.hold_sequence_for_change();
+    a->wal.flush();
+    settle(*a);
+    EXPECT_FALSE(a->wal.healthy());
+    EXPECT_LT(a->wal.reply_watermark(), seq);
+    a->clock.advance(kNanosPerSecond);
+    a->wal.on_timer();
+    ASSERT_TRUE(a->wal.healthy()) << a->wal.failure();
+    EXPECT_GE(a->wal.reply_watermark(), seq);
+    fs_.power_loss();
+    a->store.set_journal(nullptr);
+    a->store.detach(a->session);
+  }
+  auto b = start(options());
+  EXPECT_EQ(b->report.damaged_files, 0u);
+  ASSERT_NE(b->store.find_job(id), nullptr);
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(id)), large);
 }
 
 }  // namespace

@@ -116,7 +116,7 @@ class Connection final : public ReserveListener {
   bool peer_closed_ = false;
   bool closing_ = false;  // close once output is written
   bool dirty_ = false;    // queued for the server's end-of-turn flush
-  // With -f 0: output waits until the log is durable up to here.
+  // Output waits until the log's reply watermark reaches this (Server::hold_sequence).
   std::uint64_t hold_sequence_ = 0;
   // Position in the server's heap of held replies, or kNotInHeap.
   HeapIndex held_index_ = kNotInHeap;
@@ -127,8 +127,8 @@ class Connection final : public ReserveListener {
   friend struct HeldReplySlot;
 };
 
-// The server's held replies (-f 0) come out in the order of the log
-// sequence they wait for.
+// The server's held replies come out in the order of the log sequence they
+// wait for.
 struct HeldReplyOrder {
   bool operator()(const Connection& a, const Connection& b) const {
     return a.hold_sequence_ < b.hold_sequence_;

@@ -85,13 +85,13 @@ class Server {
   void connection_closed(Connection* connection);
   // False while the log cannot persist changes: change commands are refused.
   bool changes_allowed() const { return !wal_ || wal_->healthy(); }
-  // With -f 0, a reply reporting a change waits until the log sequence
-  // current at the change is durable.
-  std::uint64_t hold_sequence() const {
-    return wal_ && wal_->holds_replies() ? wal_->appended_sequence() : 0;
-  }
-  std::uint64_t durable_sequence() const { return wal_ ? wal_->durable_sequence() : UINT64_MAX; }
-  // Holds `connection`'s output until the log is durable up to its
+  // A reply reporting a change waits until reply_watermark() reaches the
+  // sequence hold_sequence() gave right after the change: with -f 0 until
+  // the change is durable; otherwise only a put of a large body, until its
+  // record is written (Wal::hold_sequence_for_change).
+  std::uint64_t hold_sequence() { return wal_ ? wal_->hold_sequence_for_change() : 0; }
+  std::uint64_t reply_watermark() const { return wal_ ? wal_->reply_watermark() : UINT64_MAX; }
+  // Holds `connection`'s output until the log's reply watermark reaches its
   // hold sequence (again after the sequence grew); release_held() frees it.
   void hold(Connection* connection);
 

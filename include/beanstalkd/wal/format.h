@@ -7,6 +7,13 @@
 //   record: checksum u32 | payload length u32 | type u8 | payload
 // The checksum is XXH32 (seed 0) over length, type and payload. Files are
 // preallocated; an all-zero record header ends the used part.
+//
+// A JobFull record with a large body is written in two steps, so that the
+// event loop neither encodes nor writes it (PlacedRecord): first a
+// Placeholder header, whose checksum covers only its length and type, with
+// the record's length; later records follow the space it holds. The sync
+// thread then writes the payload and, last, the real header over the
+// placeholder's. A reader skips a Placeholder: a stop interrupted the fill.
 #pragma once
 
 #include <cstdint>
@@ -25,9 +32,10 @@ inline constexpr std::size_t kRecordHeaderSize = 9;
 inline constexpr std::uint32_t kMaxPayload = (1u << 30) + 1024;
 
 enum class RecordType : std::uint8_t {
-  JobFull = 1,    // a job with its tube and body: written by put and by compaction
-  JobUpdate = 2,  // a job's state, priority, delay and counters
-  JobDelete = 3,  // a job is gone
+  JobFull = 1,      // a job with its tube and body: written by put and by compaction
+  JobUpdate = 2,    // a job's state, priority, delay and counters
+  JobDelete = 3,    // a job is gone
+  Placeholder = 4,  // holds a JobFull's place while it is written; skipped
 };
 
 // The persistent fields of a job, as carried by JobFull and JobUpdate.
@@ -56,6 +64,16 @@ bool decode_file_header(std::string_view bytes, FileHeader& header, std::string&
 
 // Append one whole record to `out`.
 void encode_job_full(const JobRecord& r, std::string& out);
+// A JobFull payload up to its body (fields, tube, body length): the body
+// follows it.
+void encode_job_full_head(const JobRecord& r, std::string& out);
+// The 9-byte record header: checksum, payload length, type.
+void encode_record_header(std::uint32_t checksum, std::uint32_t payload_length, RecordType type,
+                          std::string& out);
+// A Placeholder header for a record with `payload_length` bytes of payload.
+void encode_placeholder(std::uint32_t payload_length, std::string& out);
+// The checksum of a JobFull record whose payload is `head` then `body`.
+std::uint32_t job_full_checksum(std::string_view head, std::string_view body);
 void encode_job_update(const JobRecord& r, std::string& out);
 void encode_job_delete(std::uint64_t id, std::string& out);
 

@@ -23,6 +23,9 @@ struct FileScan {
   std::string header_error;
   FileHeader header;
   std::uint64_t records = 0;
+  // Large records whose writing a stop interrupted (RecordType::Placeholder):
+  // skipped, not handed to the visitor.
+  std::uint64_t placeholders = 0;
   // End of the last intact record: where a torn tail is cut off.
   std::uint64_t valid_end = 0;
   // Bytes after valid_end that are not zeros and hold no intact record.

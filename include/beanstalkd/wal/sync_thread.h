@@ -1,8 +1,8 @@
 // Runs the log's slow disk work off the event loop, so the loop keeps
 // reading and answering while the disk works: fdatasync of log files, the
-// directory syncs that make a new file's creation durable, and the removal
-// of obsolete files. Completion is signalled on an eventfd that the loop
-// watches.
+// directory syncs that make a new file's creation durable, the filling of
+// large records (PlacedRecord), and the removal of obsolete files. Completion is signalled on an
+// eventfd that the loop watches.
 //
 // The work is done strictly in the order it was asked for, which is what
 // makes a sequence number mean "durable up to here": when the loop moves to
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "beanstalkd/wal/file_system.h"
+#include "beanstalkd/wal/placed_record.h"
 
 namespace beanstalkd::wal {
 
@@ -46,6 +47,10 @@ class SyncThread {
   // directory is synced after it (its records need their file to exist).
   // Ignored between a failure and the collect() that reports it.
   void request(std::shared_ptr<WritableFile> file, std::uint64_t sequence, bool new_file);
+  // Fills `record`, whose placeholder the loop has written to `file`, after
+  // everything asked for before (so before any sync asked for later). A
+  // failure counts as a failed sync. Ignored like request().
+  void place(std::shared_ptr<WritableFile> file, std::shared_ptr<const PlacedRecord> record);
   // Removes files whose removal is already safe, then syncs the directory,
   // after everything asked for before. Failures are logged, not reported:
   // a file left behind costs disk space, and the next start removes it.
@@ -53,7 +58,8 @@ class SyncThread {
 
   struct Result {
     std::uint64_t sequence = 0;           // durable up to here (0: nothing new)
-    int error = 0;                        // a sync failed after that point
+    std::uint64_t placed = 0;             // records filled up to here (0: nothing new)
+    int error = 0;                        // a sync or fill failed after that point
     std::vector<std::int64_t> durations;  // nanoseconds, one per finished file sync
     std::uint64_t removed = 0;            // files removed
   };
@@ -67,10 +73,13 @@ class SyncThread {
   bool idle();
 
  private:
+  // A sync of `file` (to `sequence`), a fill of `placed` in `file`, or
+  // (no file) a removal of `paths`.
   struct Task {
-    std::shared_ptr<WritableFile> file;  // a sync; none: a removal
+    std::shared_ptr<WritableFile> file;
     std::uint64_t sequence = 0;
     bool new_file = false;
+    std::shared_ptr<const PlacedRecord> placed;
     std::vector<std::string> paths;
   };
 
@@ -92,6 +101,8 @@ class SyncThread {
   bool running_ = false;
   std::uint64_t done_ = 0;  // durable up to here
   std::uint64_t reported_ = 0;
+  std::uint64_t placed_ = 0;  // records filled up to here
+  std::uint64_t reported_placed_ = 0;
   int error_ = 0;
   std::vector<std::int64_t> durations_;
   std::uint64_t removed_ = 0;

@@ -35,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "beanstalkd/clock.h"
@@ -44,6 +45,7 @@
 #include "beanstalkd/wal/file_system.h"
 #include "beanstalkd/wal/format.h"
 #include "beanstalkd/wal/id_runs.h"
+#include "beanstalkd/wal/placed_record.h"
 #include "beanstalkd/wal/sync_thread.h"
 
 namespace beanstalkd::wal {
@@ -104,6 +106,8 @@ inline constexpr std::size_t kBodyKeptInLogUpTo = std::size_t{256} * 1024;
 inline bool keeps_body(std::size_t body_size) {
   return body_size >= kBodyKeptInLogFrom && body_size <= kBodyKeptInLogUpTo;
 }
+// Bodies read back from the log are never in a record still being placed.
+static_assert(kBodyPlacedFrom > kBodyKeptInLogUpTo);
 
 class Wal final : public Journal {
  public:
@@ -140,6 +144,13 @@ class Wal final : public Journal {
   bool holds_replies() const { return options_.policy == SyncPolicy::Always; }
   std::uint64_t appended_sequence() const { return appended_seq_; }
   std::uint64_t durable_sequence() const { return durable_seq_; }
+  // A reply reporting a change leaves once reply_watermark() reaches the
+  // sequence hold_sequence_for_change() gave right after the change. With
+  // -f 0 that is its durability; otherwise only a put of a large body
+  // waits, until its record is filled (PlacedRecord): a reply never reports
+  // a change before its record is written.
+  std::uint64_t hold_sequence_for_change();
+  std::uint64_t reply_watermark() const { return holds_replies() ? durable_seq_ : placed_seq_; }
 
   // Time-driven work: the interval sync and failure retries.
   Nanos next_deadline() const;
@@ -183,12 +194,46 @@ class Wal final : public Journal {
     // have dropped its header along with its records; write it again first.
     bool header_unwritten = false;
   };
+  // Keeps a job's body in memory (Job::pin) for as long as it lives.
+  class BodyPin {
+   public:
+    BodyPin() = default;
+    explicit BodyPin(Job* job) : job_(job) { job_->pin(); }
+    BodyPin(BodyPin&& other) noexcept : job_(std::exchange(other.job_, nullptr)) {}
+    BodyPin& operator=(BodyPin&& other) noexcept {
+      if (this != &other) {
+        release();
+        job_ = std::exchange(other.job_, nullptr);
+      }
+      return *this;
+    }
+    BodyPin(const BodyPin&) = delete;
+    BodyPin& operator=(const BodyPin&) = delete;
+    ~BodyPin() { release(); }
+
+   private:
+    void release() {
+      if (job_) job_->unpin();
+      job_ = nullptr;
+    }
+    Job* job_ = nullptr;
+  };
   struct Chunk {
+    Chunk(std::uint32_t file, std::uint64_t offset, std::uint64_t sequence)
+        : file_index(file), start(offset), end_seq(sequence) {}
+
     std::uint32_t file_index;
     std::uint64_t start;  // the file offset of bytes[0]
     std::string bytes;
     std::uint64_t records = 0;
     std::uint64_t end_seq = 0;  // sequence of its last record
+    // A record written in two steps, alone in its chunk: `bytes` holds its
+    // placeholder header; the file, the whole record. The job's body stays
+    // pinned until the record is durable (or written, with -F).
+    std::shared_ptr<const PlacedRecord> placed;
+    BodyPin pin;
+
+    std::uint64_t extent() const { return placed ? placed->size() : bytes.size(); }
   };
   // The bytes of a file that follow the last record read from it: bodies
   // are mostly read in id order, the order of their records, so one read
@@ -210,6 +255,8 @@ class Wal final : public Journal {
   bool recover(std::string& error, RecoveryReport& report);
   void drop_unborn_files(std::vector<std::uint32_t>& indexes);
   std::optional<std::uint64_t> append_full(Job& job);
+  std::uint64_t append_placed(Job& job, const JobRecord& record);
+  int write_chunk(Chunk& chunk, WritableFile& out);
   void detach_from_file(Job& job);
   void reserve_room(std::size_t size);
   // Call right after reserve_room(record_size).
@@ -260,6 +307,8 @@ class Wal final : public Journal {
   std::uint64_t appended_seq_ = 0;
   std::uint64_t written_seq_ = 0;
   std::uint64_t durable_seq_ = 0;
+  std::uint64_t placed_seq_ = 0;         // placed records filled up to here
+  std::uint64_t new_placement_seq_ = 0;  // placed since hold_sequence_for_change()
 
   std::unique_ptr<SyncThread> sync_thread_;
   Nanos last_sync_start_ = 0;
