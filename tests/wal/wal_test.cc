@@ -85,6 +85,14 @@ class WalTest : public ::testing::Test {
     return o;
   }
 
+  // With the sync thread a server runs.
+  WalOptions threaded_options(std::uint64_t file_size, SyncPolicy policy = SyncPolicy::Always) {
+    WalOptions o = options(policy);
+    o.file_size = file_size;
+    o.background_sync = true;
+    return o;
+  }
+
   std::unique_ptr<Instance> start(WalOptions o) { return start_on(fs_, std::move(o)); }
   // On the real disk, for what the fault-injecting one leaves out
   // (preallocation).
@@ -121,6 +129,20 @@ class WalTest : public ::testing::Test {
   void write(const std::string& name, const std::string& bytes) const {
     std::ofstream out(path(name), std::ios::binary | std::ios::trunc);
     out << bytes;
+  }
+
+  // A power failure: what no sync covered is lost, and `inst` can no longer
+  // write or sync (its destructor would); end_crash() once it is gone.
+  void crash(Instance& inst) {
+    fs_.power_loss();
+    inst.store.set_journal(nullptr);
+    inst.store.detach(inst.session);
+    fs_.fail_all_syncs = EIO;
+    fs_.fail_all_appends = EIO;
+  }
+  void end_crash() {
+    fs_.fail_all_syncs = 0;
+    fs_.fail_all_appends = 0;
   }
 
   std::string dir_;
@@ -568,15 +590,9 @@ TEST_F(WalTest, PowerLossDropsOnlyWhatWasNotYetSynced) {
     a->wal.flush();  // within the interval: written, not synced
     EXPECT_LT(a->wal.durable_sequence(), a->wal.appended_sequence());
     EXPECT_EQ(a->wal.next_deadline(), a->clock.now() + o.sync_interval);
-    fs_.power_loss();
-    // Simulate the crash: do not let the destructor sync.
-    a->store.set_journal(nullptr);
-    a->store.detach(a->session);
-    fs_.fail_all_syncs = EIO;
-    fs_.fail_all_appends = EIO;
+    crash(*a);
   }
-  fs_.fail_all_syncs = 0;
-  fs_.fail_all_appends = 0;
+  end_crash();
   fs_.power_loss();
   auto b = start(o);
   EXPECT_NE(b->store.find_job(1), nullptr);
@@ -1047,17 +1063,23 @@ TEST_F(WalTest, DeletedJobsFilesAreRemovedOnceTheDeletesAreDurable) {
   EXPECT_EQ(put(*b, "x"), 29u);
 }
 
-// With a sync thread: lets it finish what it was asked (the loop's part:
-// waiting on its eventfd, then on_sync_done), until everything written is
-// durable or the log has failed.
-void settle(Instance& inst) {
-  for (int i = 0; i < 500; ++i) {
-    if (!inst.wal.healthy() || inst.wal.durable_sequence() >= inst.wal.appended_sequence()) return;
+// With a sync thread: does the loop's part of its work (waiting on its
+// eventfd, then on_sync_done) until `done()`, for at most about 5 s.
+template <typename Done>
+bool pump_sync_thread(Instance& inst, Done done) {
+  for (int i = 0; i < 500 && !done(); ++i) {
     pollfd p{inst.wal.sync_event_fd(), POLLIN, 0};
     ::poll(&p, 1, 10);
     inst.wal.on_sync_done();
   }
-  ADD_FAILURE() << "the sync thread did not catch up";
+  return done();
+}
+
+// Until everything written is durable or the log has failed.
+void settle(Instance& inst) {
+  EXPECT_TRUE(pump_sync_thread(inst, [&] {
+    return !inst.wal.healthy() || inst.wal.durable_sequence() >= inst.wal.appended_sequence();
+  })) << "the sync thread did not catch up";
 }
 
 // Moving to a new file used to sync the closed file, create the new one
@@ -1065,9 +1087,7 @@ void settle(Instance& inst) {
 // bodies, during which no client was served. All of it now runs on the sync
 // thread, in order, and nothing is less durable for it.
 TEST_F(WalTest, RotationLeavesEverySyncAndRemovalToTheSyncThread) {
-  WalOptions o = options();
-  o.file_size = 4096;
-  o.background_sync = true;
+  WalOptions o = threaded_options(4096);
   std::vector<std::uint64_t> kept;
   {
     auto a = start(o);
@@ -1086,24 +1106,14 @@ TEST_F(WalTest, RotationLeavesEverySyncAndRemovalToTheSyncThread) {
     EXPECT_EQ(a->wal.durable_sequence(), a->wal.appended_sequence());
     EXPECT_GT(a->wal.current_file_index(), 8u);
     // Removals are reported after the syncs they follow.
-    for (int i = 0; i < 100 && a->wal.stats().files_deleted == 0; ++i) {
-      pollfd p{a->wal.sync_event_fd(), POLLIN, 0};
-      ::poll(&p, 1, 10);
-      a->wal.on_sync_done();
-    }
-    EXPECT_GT(a->wal.stats().files_deleted, 0u);
+    EXPECT_TRUE(pump_sync_thread(*a, [&] { return a->wal.stats().files_deleted > 0; }));
     EXPECT_LT(wal_files().size() - 1, a->wal.current_file_index());  // less the lock
     EXPECT_GT(fs_.dir_syncs.load(), 8);  // each new file's creation, the removals
     EXPECT_EQ(fs_.syncs_on_creating_thread.load(), 0);
     // Power fails: whatever a sync covered survives.
-    fs_.power_loss();
-    a->store.set_journal(nullptr);
-    a->store.detach(a->session);
-    fs_.fail_all_syncs = EIO;
-    fs_.fail_all_appends = EIO;
+    crash(*a);
   }
-  fs_.fail_all_syncs = 0;
-  fs_.fail_all_appends = 0;
+  end_crash();
   auto b = start(options());
   EXPECT_EQ(b->report.damaged_files, 0u);
   for (std::uint64_t id : kept) {
@@ -1117,9 +1127,7 @@ TEST_F(WalTest, RotationLeavesEverySyncAndRemovalToTheSyncThread) {
 // too: they are written again into that file, the newer ones into theirs,
 // and a restart after a power loss finds every job.
 TEST_F(WalTest, AFailedSyncOfAClosedFileWritesItsRecordsAgainWhereTheyWere) {
-  WalOptions o = options();
-  o.file_size = 4096;
-  o.background_sync = true;
+  WalOptions o = threaded_options(4096);
   std::vector<std::uint64_t> ids;
   {
     auto a = start(o);
@@ -1139,10 +1147,9 @@ TEST_F(WalTest, AFailedSyncOfAClosedFileWritesItsRecordsAgainWhereTheyWere) {
     a->wal.on_timer();  // the retry
     ASSERT_TRUE(a->wal.healthy()) << a->wal.failure();
     EXPECT_EQ(a->wal.durable_sequence(), a->wal.appended_sequence());
-    fs_.power_loss();
-    a->store.set_journal(nullptr);
-    a->store.detach(a->session);
+    crash(*a);
   }
+  end_crash();
   auto b = start(options());
   EXPECT_EQ(b->report.damaged_files, 0u);
   ASSERT_EQ(b->report.jobs, ids.size());
@@ -1153,12 +1160,7 @@ TEST_F(WalTest, AFailedSyncOfAClosedFileWritesItsRecordsAgainWhereTheyWere) {
 // Lets the sync thread fill placed records until the reply watermark (with
 // -f MS: the placed records filled) reaches `sequence`.
 void wait_placed(Instance& inst, std::uint64_t sequence) {
-  for (int i = 0; i < 500 && inst.wal.reply_watermark() < sequence; ++i) {
-    pollfd p{inst.wal.sync_event_fd(), POLLIN, 0};
-    ::poll(&p, 1, 10);
-    inst.wal.on_sync_done();
-  }
-  ASSERT_GE(inst.wal.reply_watermark(), sequence);
+  EXPECT_TRUE(pump_sync_thread(inst, [&] { return inst.wal.reply_watermark() >= sequence; }));
 }
 
 // A body from kBodyPlacedFrom on is written in two steps: the loop writes a
@@ -1167,9 +1169,7 @@ void wait_placed(Instance& inst, std::uint64_t sequence) {
 // the space it holds; a stop before the fill leaves a placeholder, which
 // recovery skips without calling the file damaged.
 TEST_F(WalTest, LargeBodiesAreFilledOffTheLoopAndOnlyTheirPutWaits) {
-  WalOptions o = options(SyncPolicy::Interval);
-  o.background_sync = true;
-  o.file_size = 8 << 20;
+  WalOptions o = threaded_options(8 << 20, SyncPolicy::Interval);
   const std::string large = std::string(kBodyPlacedFrom + 5, 'L') + "end of the large body";
   const std::string small = "a small body written after the large one";
   const std::string copy_tail = dir_ + "-tail", copy_middle = dir_ + "-middle";
@@ -1267,9 +1267,7 @@ TEST_F(WalTest, LargeBodiesWithoutASyncThreadAreFilledAtOnce) {
 // The fill reads the body from the job's memory: a delete before the fill
 // keeps that memory until the record is durable (ASan checks the rest).
 TEST_F(WalTest, ADeletedLargeJobKeepsItsBodyUntilItsRecordIsDurable) {
-  WalOptions o = options();
-  o.background_sync = true;
-  o.file_size = 8 << 20;
+  WalOptions o = threaded_options(8 << 20);
   const std::string large(kBodyPlacedFrom * 2, 'D');
   {
     auto a = start(o);
@@ -1290,9 +1288,7 @@ TEST_F(WalTest, ADeletedLargeJobKeepsItsBodyUntilItsRecordIsDurable) {
 // A failed fill fails the log like a failed sync; the retry places the
 // record again, and its put is answered once it is written.
 TEST_F(WalTest, AFailedFillIsWrittenAgainByTheRetry) {
-  WalOptions o = options();
-  o.background_sync = true;
-  o.file_size = 8 << 20;
+  WalOptions o = threaded_options(8 << 20);
   const std::string large = std::string(kBodyPlacedFrom, 'F') + "tail";
   std::uint64_t id = 0;
   {
@@ -1308,10 +1304,9 @@ TEST_F(WalTest, AFailedFillIsWrittenAgainByTheRetry) {
     a->wal.on_timer();
     ASSERT_TRUE(a->wal.healthy()) << a->wal.failure();
     EXPECT_GE(a->wal.reply_watermark(), seq);
-    fs_.power_loss();
-    a->store.set_journal(nullptr);
-    a->store.detach(a->session);
+    crash(*a);
   }
+  end_crash();
   auto b = start(options());
   EXPECT_EQ(b->report.damaged_files, 0u);
   ASSERT_NE(b->store.find_job(id), nullptr);
