@@ -1,6 +1,10 @@
 // libFuzzer target: any bytes as a log file. The reader must not crash, and
 // the records it hands out must lie inside the file and decode without
-// reading past their payload.
+// reading past their payload. The seeds in fuzz/corpus/log_reader (each a
+// 0x01 byte, for the header, then records the project's encoders wrote:
+// one of each type; an unfilled placeholder and a record after it; a filled
+// record) give the fuzzer intact checksums to start from, which it would
+// not find by itself.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
