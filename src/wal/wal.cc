@@ -30,8 +30,8 @@ std::size_t full_size(const Job& job) {
 }  // namespace
 
 Wal::Wal(FileSystem& fs, WalOptions options) : fs_(fs), options_(std::move(options)) {
-  if (options_.background_sync && options_.policy != SyncPolicy::Never)
-    sync_thread_ = std::make_unique<SyncThread>(fs_, options_.dir);
+  // With -F it still fills large records and removes files.
+  if (options_.background_sync) sync_thread_ = std::make_unique<SyncThread>(fs_, options_.dir);
 }
 
 Wal::~Wal() {
@@ -297,6 +297,7 @@ void Wal::compact() {
 std::uint32_t Wal::oldest_file_in_use() const {
   std::uint32_t oldest = current_index_;
   if (!unsynced_.empty()) oldest = std::min(oldest, unsynced_.front().file_index);
+  if (!filling_.empty()) oldest = std::min(oldest, filling_.front().file_index);
   if (!pending_.empty()) oldest = std::min(oldest, pending_.front().file_index);
   return oldest;
 }
@@ -476,11 +477,31 @@ void Wal::write_pending() {
     written_seq_ = chunk.end_seq;
     if (options_.policy == SyncPolicy::Never) {
       durable_seq_ = written_seq_;
+      // The fill reads the job's body: the chunk keeps it pinned till then.
+      if (chunk.placed && sync_thread_) filling_.push_back(std::move(chunk));
     } else {
       unsynced_.push_back(std::move(chunk));
     }
     pending_.pop_front();
   }
+}
+
+// -F: a failed fill (and the ones the sync thread dropped after it) is done
+// again here, in the place its placeholder holds; with a sync policy the
+// failure sends those records back to be written again instead.
+void Wal::refill() {
+  for (const Chunk& chunk : filling_) {
+    if (chunk.placed->sequence <= placed_seq_) continue;
+    // Kept while it has a fill to come (oldest_file_in_use).
+    LogFile& file = files_.at(chunk.file_index);
+    if (int rc = fill_placed_record(*file.writer, *chunk.placed); rc != 0) {
+      ++stats_.write_failures;
+      fail("writing " + file.path, rc);
+      return;
+    }
+    placed_seq_ = chunk.placed->sequence;
+  }
+  filling_.clear();
 }
 
 // Writes `chunk` at the append position of `out`: its bytes or, for a placed
@@ -595,6 +616,7 @@ void Wal::handle_sync_result(const SyncThread::Result& result) {
   for (std::int64_t nanos : result.durations) note_sync_latency(nanos);
   stats_.files_deleted += result.removed;
   placed_seq_ = std::max(placed_seq_, result.placed);
+  while (!filling_.empty() && filling_.front().end_seq <= placed_seq_) filling_.pop_front();
   // What the syncs before any failure made durable stays durable.
   bool closed_file_synced = false;
   while (!unsynced_.empty() && unsynced_.front().end_seq <= result.sequence) {
@@ -693,7 +715,8 @@ void Wal::on_timer() {
     // Only removals can still run there: a failure drops the queued syncs.
     if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
     failed_ = false;
-    write_pending();
+    refill();
+    if (!failed_) write_pending();
     if (!failed_ && needs_sync()) sync_now();
     if (failed_) {
       retry_at_ = now + kRetryInterval;

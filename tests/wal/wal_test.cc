@@ -1236,8 +1236,8 @@ TEST_F(WalTest, LargeBodiesAreFilledOffTheLoopAndOnlyTheirPutWaits) {
   EXPECT_EQ(body_of(b->store, *b->store.find_job(small_id)), small);
 }
 
-// Without a sync thread (-F, and these tests' default) the loop fills the
-// record itself, right after its placeholder.
+// Without a sync thread (these tests' default) the loop fills the record
+// itself, right after its placeholder.
 TEST_F(WalTest, LargeBodiesWithoutASyncThreadAreFilledAtOnce) {
   const std::string large = std::string(3 * kBodyPlacedFrom, 'I') + "tail";
   for (SyncPolicy policy : {SyncPolicy::Always, SyncPolicy::Never}) {
@@ -1283,6 +1283,44 @@ TEST_F(WalTest, ADeletedLargeJobKeepsItsBodyUntilItsRecordIsDurable) {
   auto b = start(options());
   EXPECT_EQ(b->report.jobs, 0u);
   EXPECT_EQ(b->report.damaged_files, 0u);
+}
+
+// -F has no syncs, but its large records are filled on the sync thread
+// too: the put waits for the fill, a delete meanwhile leaves the body in
+// place, and a failed fill is done again in place by the retry.
+TEST_F(WalTest, NeverSyncingStillFillsLargeRecordsOffTheLoop) {
+  WalOptions o = threaded_options(8 << 20, SyncPolicy::Never);
+  const std::string kept = std::string(kBodyPlacedFrom, 'K') + "tail";
+  std::uint64_t kept_id = 0;
+  {
+    auto a = start(o);
+    fs_.hold_writes_at = true;
+    const std::uint64_t gone_id = put(*a, std::string(kBodyPlacedFrom, 'G'));
+    const std::uint64_t gone_seq = a->wal.hold_sequence_for_change();
+    a->wal.flush();
+    ASSERT_TRUE(a->store.delete_job(a->session, gone_id));
+    a->wal.flush();
+    EXPECT_LT(a->wal.reply_watermark(), gone_seq);
+    fs_.hold_writes_at = false;
+    wait_placed(*a, gone_seq);
+
+    fs_.fail_next_write_at = EIO;
+    kept_id = put(*a, kept);
+    const std::uint64_t kept_seq = a->wal.hold_sequence_for_change();
+    a->wal.flush();
+    EXPECT_TRUE(pump_sync_thread(*a, [&] { return !a->wal.healthy(); }));
+    EXPECT_LT(a->wal.reply_watermark(), kept_seq);
+    a->clock.advance(kNanosPerSecond);
+    a->wal.on_timer();
+    ASSERT_TRUE(a->wal.healthy()) << a->wal.failure();
+    EXPECT_GE(a->wal.reply_watermark(), kept_seq);
+    EXPECT_EQ(fs_.syncs.load(), 0);
+  }
+  auto b = start(options());
+  EXPECT_EQ(b->report.damaged_files, 0u);
+  EXPECT_EQ(b->report.jobs, 1u);
+  ASSERT_NE(b->store.find_job(kept_id), nullptr);
+  EXPECT_EQ(body_of(b->store, *b->store.find_job(kept_id)), kept);
 }
 
 // A failed fill fails the log like a failed sync; the retry places the

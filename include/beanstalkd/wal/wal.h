@@ -257,6 +257,7 @@ class Wal final : public Journal {
   std::optional<std::uint64_t> append_full(Job& job);
   std::uint64_t append_placed(Job& job, const JobRecord& record);
   int write_chunk(Chunk& chunk, WritableFile& out);
+  void refill();
   void detach_from_file(Job& job);
   void reserve_room(std::size_t size);
   // Call right after reserve_room(record_size).
@@ -302,6 +303,7 @@ class Wal final : public Journal {
   // Written, not yet durable: in current_, and in the file before it while
   // its last sync runs on the sync thread.
   std::deque<Chunk> unsynced_;
+  std::deque<Chunk> filling_;  // -F: placed records written, not yet filled
   ReadAhead read_ahead_;
   std::vector<Doomed> doomed_;
   std::uint64_t appended_seq_ = 0;
