@@ -1,8 +1,8 @@
 // Runs the log's slow disk work off the event loop, so the loop keeps
 // reading and answering while the disk works: fdatasync of log files, the
 // directory syncs that make a new file's creation durable, the filling of
-// large records (PlacedRecord), and the removal of obsolete files. Completion is signalled on an
-// eventfd that the loop watches.
+// large records (PlacedRecord), and the removal of obsolete files.
+// Completion is signalled on an eventfd that the loop watches.
 //
 // The work is done strictly in the order it was asked for, which is what
 // makes a sequence number mean "durable up to here": when the loop moves to
@@ -63,10 +63,10 @@ class SyncThread {
     std::vector<std::int64_t> durations;  // nanoseconds, one per finished file sync
     std::uint64_t removed = 0;            // files removed
   };
-  // What finished since the last call; never blocks. After a failed sync
-  // the thread drops the syncs still queued (the loop rewrites the records
-  // and asks again) and syncs nothing more until the failure is collected;
-  // removals go on.
+  // What finished since the last call; never blocks. After a failed sync or
+  // fill the thread drops the syncs and fills still queued (the loop writes
+  // the records again and asks again) and does neither until the failure is
+  // collected; removals go on.
   Result collect();
   // Waits until no work runs or is queued, then collect()s.
   Result wait_idle();

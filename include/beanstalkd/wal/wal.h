@@ -7,10 +7,12 @@
 // reports a change (-f 0: group commit, one fdatasync per batch, run on a
 // background thread while the loop keeps serving), or never (-F).
 //
-// With a sync thread, none of the disk's slow work runs on the loop: the
-// syncs, the last sync of a file the log moves on from, the directory syncs
-// that make a new file's creation durable, and the removal of obsolete
-// files all go to the thread, in order (SyncThread).
+// With a sync thread (a server always has one; tests may not), none of the
+// disk's slow work runs on the loop: the syncs, the last sync of a file the
+// log moves on from, the directory syncs that make a new file's creation
+// durable, the filling of records with bodies of 1 MiB or more (the loop
+// writes a placeholder: PlacedRecord), and the removal of obsolete files
+// all go to the thread, in order (SyncThread).
 //
 // A failed write or sync is sticky: the log refuses changes (healthy() is
 // false) and retries every second, rewriting everything since the last good
