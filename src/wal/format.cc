@@ -68,6 +68,14 @@ void finish_record(std::string& out, std::size_t start) {
   for (std::size_t i = 0; i < 4; ++i) out[start + i] = static_cast<char>(sum >> (8 * i));
 }
 
+// Bytes 4 to 8 of a record: what its checksum covers ahead of the payload.
+std::string length_and_type(std::uint32_t payload_length, RecordType type) {
+  std::string out;
+  put_le<std::uint32_t>(out, payload_length);
+  put_le<std::uint8_t>(out, static_cast<std::uint8_t>(type));
+  return out;
+}
+
 void put_state_fields(const JobRecord& r, std::string& out) {
   put_le<std::uint64_t>(out, r.id);
   put_le<std::uint32_t>(out, r.priority);
@@ -162,16 +170,13 @@ void encode_record_header(std::uint32_t checksum, std::uint32_t payload_length, 
 }
 
 void encode_placeholder(std::uint32_t payload_length, std::string& out) {
-  std::string length_type;
-  put_le<std::uint32_t>(length_type, payload_length);
-  put_le<std::uint8_t>(length_type, static_cast<std::uint8_t>(RecordType::Placeholder));
-  encode_record_header(record_checksum(length_type), payload_length, RecordType::Placeholder, out);
+  const std::string covered = length_and_type(payload_length, RecordType::Placeholder);
+  encode_record_header(record_checksum(covered), payload_length, RecordType::Placeholder, out);
 }
 
 std::uint32_t job_full_checksum(std::string_view head, std::string_view body) {
-  std::string length_type;
-  put_le<std::uint32_t>(length_type, static_cast<std::uint32_t>(head.size() + body.size()));
-  put_le<std::uint8_t>(length_type, static_cast<std::uint8_t>(RecordType::JobFull));
+  const std::string length_type =
+      length_and_type(static_cast<std::uint32_t>(head.size() + body.size()), RecordType::JobFull);
   XXH32_state_t state;
   XXH32_reset(&state, 0);
   XXH32_update(&state, length_type.data(), length_type.size());

@@ -75,11 +75,19 @@ bool Wal::open(Store& store, std::string& error, RecoveryReport& report) {
 // them damaged. Only the newest: an empty file before a file with records
 // is damage.
 void Wal::drop_unborn_files(std::vector<std::uint32_t>& indexes) {
-  std::string bytes;
   while (!indexes.empty()) {
     const std::string path = options_.dir + "/" + file_name(indexes.back());
-    if (fs_.read_file(path, bytes) != 0) return;
-    if (std::any_of(bytes.begin(), bytes.end(), [](char c) { return c != 0; })) return;
+    // A header says the file was born; only a file without one is read
+    // whole (it is empty, or zeros up to its preallocated size).
+    std::unique_ptr<ReadableFile> reader;
+    char head[kFileHeaderSize];
+    if (fs_.open_for_read(path, reader) != 0) return;
+    auto nonzero = [](char c) { return c != 0; };
+    if (reader->read_at(0, head, sizeof head) == 0 &&
+        std::any_of(head, head + sizeof head, nonzero))
+      return;
+    std::string bytes;
+    if (fs_.read_file(path, bytes) != 0 || std::any_of(bytes.begin(), bytes.end(), nonzero)) return;
     spdlog::info("log file {} holds nothing (created just before the server stopped); removing it",
                  path);
     fs_.remove(path);
