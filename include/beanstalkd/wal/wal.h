@@ -134,10 +134,16 @@ class Wal final : public Journal {
   bool healthy() const { return !failed_; }
   const std::string& failure() const { return failure_; }
 
-  // End of a loop turn: write what was recorded and sync per policy.
+  // Writes what was recorded and syncs per policy: at the end of each loop
+  // turn, and before replies that go out earlier (Server::send_replies_early).
   void flush();
   // Records are waiting for flush() to write them.
   bool has_unwritten() const { return !pending_.empty(); }
+  std::size_t unwritten_bytes() const {
+    std::size_t total = 0;
+    for (const Chunk& chunk : pending_) total += chunk.bytes.size();
+    return total;
+  }
   // Graceful shutdown: write and sync everything.
   void close();
 
