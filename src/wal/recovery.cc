@@ -155,7 +155,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
           const std::uint64_t offset =
               static_cast<std::uint64_t>(payload.data() - bytes.data()) - kRecordHeaderSize;
           if (!job) {
-            job = keeps_body(r.body.size()) && offset <= Job::kMaxLogOffset
+            job = keeps_body(r.body.size(), offset)
                       ? make_job_body_in_log(store, r.id, r.tube,
                                              static_cast<std::uint32_t>(r.body.size()), offset)
                       : make_job(store, r.id, r.tube, r.body);

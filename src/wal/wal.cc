@@ -240,7 +240,7 @@ void Wal::detach_from_file(Job& job) {
 Job* Wal::record_put(Job* job) {
   // A new job's body is in memory, so appending it cannot fail.
   const std::optional<std::uint64_t> offset = append_full(*job);
-  if (!offset || !keeps_body(job->body_size) || *offset > Job::kMaxLogOffset) return job;
+  if (!offset || !keeps_body(job->body_size, *offset)) return job;
   return Job::without_body(job, *offset);
 }
 

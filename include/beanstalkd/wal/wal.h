@@ -101,12 +101,14 @@ struct RecoveryReport {
 // time. Longer ones stay in memory too: a body is read back in one piece
 // on the event loop, and a reply sends at most 256 KiB a turn so that one
 // client's large body does not stall the others; reading a 64 MiB body back
-// would (tens of ms).
+// would (tens of ms). And the job must be able to hold the record's offset
+// (a log written with -s above 4 GiB by an earlier build has larger ones).
 inline constexpr std::size_t kBodyKeptInLogFrom = 16;
 inline constexpr std::size_t kBodyKeptInLogUpTo = std::size_t{256} * 1024;
 
-inline bool keeps_body(std::size_t body_size) {
-  return body_size >= kBodyKeptInLogFrom && body_size <= kBodyKeptInLogUpTo;
+inline bool keeps_body(std::size_t body_size, std::uint64_t record_offset) {
+  return body_size >= kBodyKeptInLogFrom && body_size <= kBodyKeptInLogUpTo &&
+         record_offset <= Job::kMaxLogOffset;
 }
 // Bodies read back from the log are never in a record still being placed.
 static_assert(kBodyPlacedFrom > kBodyKeptInLogUpTo);
