@@ -310,7 +310,7 @@ TEST(Descriptors, RunningOutOfDescriptorsNeitherSpinsNorStopsServing) {
   EXPECT_NE(server.log().find("open-file limit 48"), std::string::npos) << server.log();
   // Free descriptors: waiting clients get served, and new ones too.
   clients.erase(clients.begin(), clients.begin() + 60);
-  EXPECT_EQ(ask(port, "list-tube-used\r\n"), "USING default");
+  EXPECT_EQ(ask(port, "list-tube-used\r\n"), "USING default") << server.log();
   clients.back().send("list-tube-used\r\n");
   EXPECT_EQ(clients.back().read_line(std::chrono::milliseconds(3000)), "USING default");
   EXPECT_NE(server.log().find("accepting connections again after"), std::string::npos)

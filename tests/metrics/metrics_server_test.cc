@@ -404,21 +404,7 @@ TEST_F(MetricsServer, AcceptFailuresAreCountedAndNeitherListenerSpins) {
     }
     return n;
   };
-  // Under the sanitizers: UBSan's vptr check, the first time it meets a
-  // type, reads memory through a pipe, and with no descriptor left for one
-  // it reports a false "invalid vptr" (shown by a ten-line program with no
-  // descriptors left). A connection served and closed while descriptors
-  // are free shows it the connection's types first.
-  const std::size_t before_warm_up = count_fds();
-  {
-    Beanstalk warm_up(server.port());
-    ASSERT_EQ(warm_up.request("list-tube-used\r\n"), "USING default");
-  }
-  const auto closed_by = Clock::now() + milliseconds(3000);
-  while (count_fds() > before_warm_up && Clock::now() < closed_by)
-    std::this_thread::sleep_for(milliseconds(10));
   const std::size_t open_fds = count_fds();
-  ASSERT_LE(open_fds, before_warm_up);
   const rlim_t cap = open_fds + 4;
   const rlimit limit{cap, cap};
   ASSERT_EQ(prlimit(server.pid(), RLIMIT_NOFILE, &limit, nullptr), 0) << std::strerror(errno);
@@ -428,16 +414,18 @@ TEST_F(MetricsServer, AcceptFailuresAreCountedAndNeitherListenerSpins) {
     std::this_thread::sleep_for(milliseconds(300));
     // A scrape that cannot be accepted yet waits in the backlog meanwhile.
     const int waiting_scrape = connect_loopback(server.metrics_port());
-    ASSERT_GE(waiting_scrape, 0);
+    ASSERT_GE(waiting_scrape, 0) << server.log();
     const std::uint64_t before = cpu_ticks(server.pid());
     std::this_thread::sleep_for(milliseconds(1000));
     const std::uint64_t used = cpu_ticks(server.pid()) - before;
     EXPECT_LT(used, 30u) << "the server used " << used << " ticks in one second";
     close(waiting_scrape);
   }
-  // The clients are gone: the server catches up and a scrape gets through.
+  // The clients are gone: the server catches up and a scrape gets through
+  // (within a generous bound: a loaded CI machine runs sanitized builds
+  // slowly; the loop ends as soon as the pause does).
   std::string text;
-  const auto deadline = Clock::now() + milliseconds(3000);
+  const auto deadline = Clock::now() + milliseconds(10000);
   while (Clock::now() < deadline) {
     if (auto r = http(server.metrics_port(), "GET", "/metrics"); r && r->status == 200) {
       text = r->body;
@@ -445,7 +433,7 @@ TEST_F(MetricsServer, AcceptFailuresAreCountedAndNeitherListenerSpins) {
     }
     std::this_thread::sleep_for(milliseconds(50));
   }
-  EXPECT_TRUE(has_line(text, "beanstalkd_accept_paused 0")) << text;
+  EXPECT_TRUE(has_line(text, "beanstalkd_accept_paused 0")) << text << server.log();
   EXPECT_EQ(text.find("beanstalkd_accept_failures_total 0\n"), std::string::npos) << text;
   EXPECT_NE(text.find("beanstalkd_accept_failures_total "), std::string::npos) << text;
   EXPECT_TRUE(has_line(text, "beanstalkd_replies_awaiting_log 0")) << text;
