@@ -226,7 +226,10 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
         is_damaged = true;
       }
     }
-    if (is_damaged) damaged.push_back(index);
+    if (is_damaged) {
+      file.damaged = true;
+      damaged.push_back(index);
+    }
   }
   report.damaged_files = damaged.size();
 

@@ -306,7 +306,7 @@ void Wal::collect_obsolete_files() {
   while (files_.size() > 1) {
     auto it = files_.begin();
     if (it->first >= oldest_file_in_use() || it->second.live_jobs > 0) break;
-    doomed_.push_back({it->second.path, appended_seq_});
+    if (!it->second.damaged) doomed_.push_back({it->second.path, appended_seq_});
     if (read_ahead_.file_index == it->first) read_ahead_.forget();
     files_.erase(it);
   }

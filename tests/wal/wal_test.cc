@@ -310,6 +310,33 @@ TEST_F(WalTest, AFlippedByteInTheMiddleIsReportedAndEveryIntactRecordRecovered) 
   EXPECT_EQ(put(*c, "four"), 4u);
 }
 
+// Recovery rewrites every job after damage, which leaves every old file
+// obsolete; when that rewrite spans several new files the old ones are
+// collected as it goes. A damaged one must still end up renamed, never
+// deleted with the obsolete ones.
+TEST_F(WalTest, ADamagedFileIsKeptEvenWhenTheRewriteSpansSeveralFiles) {
+  WalOptions small = options();
+  small.file_size = 8 * 1024;
+  const std::string body(300, 'b');
+  {
+    auto a = start(small);
+    for (int i = 0; i < 80; ++i) put(*a, body + std::to_string(i));
+    a->wal.flush();
+  }
+  ASSERT_GE(wal_files().size(), 3u);
+  const std::string name = "wal.0000000001";
+  std::string bytes = read(name);
+  bytes[bytes.size() / 2] ^= 0x55;
+  write(name, bytes);
+  {
+    auto b = start(small);
+    EXPECT_EQ(b->report.damaged_files, 1u);
+    EXPECT_GE(b->report.jobs, 75u);
+  }
+  EXPECT_TRUE(fs::exists(path(name + ".damaged")));
+  EXPECT_EQ(read(name + ".damaged"), bytes);
+}
+
 TEST_F(WalTest, AFileWithTheWrongVersionIsKeptAndTheRestRecovered) {
   {
     auto a = start();

@@ -203,6 +203,9 @@ class Wal final : public Journal {
     // After a failed sync of a file not yet created durably: the kernel may
     // have dropped its header along with its records; write it again first.
     bool header_unwritten = false;
+    // Found damaged at start-up: once obsolete it is renamed *.damaged by
+    // recovery, never deleted (collect_obsolete_files leaves it alone).
+    bool damaged = false;
   };
   // Keeps a job's body in memory (Job::pin) for as long as it lives.
   class BodyPin {
