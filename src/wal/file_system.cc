@@ -200,8 +200,14 @@ int lock_directory(const std::string& dir, std::string& error) {
     error = "cannot open " + path + ": " + std::strerror(errno);
     return -1;
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    error = errno == EWOULDBLOCK
+  // Two kinds of lock, because Linux keeps them apart: flock, and the POSIX
+  // record lock the reference server takes (fcntl F_SETLK) on the same file,
+  // so that neither server replays or moves a log the other is writing.
+  struct flock whole_file {};
+  whole_file.l_type = F_WRLCK;
+  whole_file.l_whence = SEEK_SET;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fcntl(fd, F_SETLK, &whole_file) != 0) {
+    error = errno == EWOULDBLOCK || errno == EAGAIN || errno == EACCES
                 ? "log directory " + dir + " is in use by another server (" + path + " is locked)"
                 : "cannot lock " + path + ": " + std::strerror(errno);
     ::close(fd);

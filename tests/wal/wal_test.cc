@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -247,6 +248,44 @@ TEST_F(WalTest, ASecondServerOnTheSameDirectoryIsRefused) {
   Instance second(fs_, options());
   EXPECT_FALSE(second.wal.open(second.store, second.error, second.report));
   EXPECT_NE(second.error.find("in use by another server"), std::string::npos) << second.error;
+}
+
+// The reference server locks its directory with a POSIX record lock
+// (fcntl), which Linux keeps apart from flock: a directory it is writing
+// must be refused too, not replayed and its binlog moved away. Such a lock
+// belongs to a process, so another one takes it here.
+TEST_F(WalTest, ADirectoryTheReferenceServerHoldsIsRefused) {
+  int ready[2];
+  int done[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(done), 0);
+  const std::string lock_path = dir_ + "/lock";
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0640);
+    struct flock whole_file {};
+    whole_file.l_type = F_WRLCK;
+    whole_file.l_whence = SEEK_SET;
+    const char ok = fd >= 0 && fcntl(fd, F_SETLK, &whole_file) == 0 ? 'y' : 'n';
+    (void)!::write(ready[1], &ok, 1);
+    char c;
+    (void)!::read(done[0], &c, 1);  // hold the lock until the parent is done
+    _exit(0);
+  }
+  char ok = 'n';
+  ASSERT_EQ(::read(ready[0], &ok, 1), 1);
+  ASSERT_EQ(ok, 'y');
+  Instance second(fs_, options());
+  EXPECT_FALSE(second.wal.open(second.store, second.error, second.report));
+  EXPECT_NE(second.error.find("in use by another server"), std::string::npos) << second.error;
+  ASSERT_EQ(::write(done[1], "x", 1), 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  for (int fd : {ready[0], ready[1], done[0], done[1]}) ::close(fd);
+  // Once the other server is gone the directory is ours.
+  Instance third(fs_, options());
+  EXPECT_TRUE(third.wal.open(third.store, third.error, third.report)) << third.error;
 }
 
 TEST_F(WalTest, TornTailAtEveryOffsetOfTheLastRecordIsCutQuietly) {
