@@ -1,7 +1,9 @@
 // Wal::open: replaying a log directory into the store at start-up.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <string>
 
 #include <spdlog/spdlog.h>
 
@@ -131,10 +133,19 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     int rc = fs_.open_for_read(path, reader);
     if (rc == 0) rc = fs_.read_file(path, bytes);
     if (rc != 0) {
-      spdlog::error("cannot read log file {}: {}; keeping it and going on without it", path,
-                    std::strerror(rc));
-      damaged.push_back(index);
-      continue;
+      // Not damage but the machine's state (permissions, the descriptor
+      // limit, a disk error): going on without the file would drop its
+      // jobs for good, so stop with every file as it was.
+      error = "cannot read log file " + path + ": " + std::strerror(rc) + "; nothing was changed. ";
+      if (rc == EMFILE || rc == ENFILE) {
+        error += "The server keeps each of the " + std::to_string(indexes.size()) +
+                 " log files open: raise the open-file limit (ulimit -n, LimitNOFILE=) "
+                 "and start again";
+      } else {
+        error += "Make it readable by the server's user and start again, or move it out of " +
+                 options_.dir + " to start without its jobs";
+      }
+      return false;
     }
     ++report.files;
     std::uint64_t malformed = 0;

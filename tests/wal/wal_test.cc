@@ -894,6 +894,33 @@ TEST_F(WalTest, BodiesStayInTheLogAndAreReadBackExactly) {
   EXPECT_EQ(body_of(c->store, *c->store.find_job(fresh)), "a new job, its body in the log");
 }
 
+// A file that cannot be read because of the machine's state (permissions,
+// the descriptor limit) is not damage: recovery stops and changes nothing,
+// and once the cause is fixed every job comes back.
+TEST_F(WalTest, AnUnreadableFileStopsTheStartAndChangesNothing) {
+  {
+    auto a = start();
+    for (int i = 0; i < 3; ++i) put(*a, "a job long enough to stay in the log");
+    a->wal.flush();
+  }
+  const std::vector<std::string> before = wal_files();
+  for (int error : {EACCES, EMFILE}) {
+    fs_.fail_all_opens_for_read = error;
+    Instance refused(fs_, options());
+    EXPECT_FALSE(refused.wal.open(refused.store, refused.error, refused.report));
+    EXPECT_NE(refused.error.find("cannot read log file"), std::string::npos) << refused.error;
+    EXPECT_NE(refused.error.find("nothing was changed"), std::string::npos) << refused.error;
+    EXPECT_NE(refused.error.find(error == EMFILE ? "open-file limit" : "readable by"),
+              std::string::npos)
+        << refused.error;
+    EXPECT_EQ(wal_files(), before);
+  }
+  fs_.fail_all_opens_for_read = 0;
+  auto b = start();
+  EXPECT_EQ(b->report.jobs, 3u);
+  EXPECT_EQ(b->report.damaged_files, 0u);
+}
+
 // Compaction copies recovered jobs out of the oldest file: their bodies are
 // read back from it, and from then on come from the copy (still unwritten in
 // the same turn, written after), so the old file can go.
