@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     file.assign(reinterpret_cast<const char*>(data), size);
   }
   const std::string_view bytes = file;
-  FileScan scan = scan_log_file(bytes, [&](RecordType type, std::string_view payload) {
+  FileScan scan = scan_log_file(bytes, 0, [&](RecordType type, std::string_view payload) {
     if (payload.data() < bytes.data() ||
         payload.data() + payload.size() > bytes.data() + bytes.size())
       std::abort();

@@ -42,19 +42,20 @@ int check_wal_directory(const std::string& dir, std::ostream& out) {
       continue;
     }
     std::uint64_t malformed = 0;
-    FileScan scan = scan_log_file(bytes, [&](RecordType type, std::string_view payload) {
-      JobRecord r;
-      if (!decode_record(type, payload, r)) {
-        ++malformed;
-        return;
-      }
-      next_id = std::max(next_id, r.id + 1);
-      if (type == RecordType::JobDelete) {
-        jobs.erase(r.id);
-      } else if (type == RecordType::JobFull || jobs.count(r.id)) {
-        jobs[r.id] = r.state == JobState::Reserved ? JobState::Ready : r.state;
-      }
-    });
+    FileScan scan =
+        scan_log_file(bytes, indexes[i], [&](RecordType type, std::string_view payload) {
+          JobRecord r;
+          if (!decode_record(type, payload, r)) {
+            ++malformed;
+            return;
+          }
+          next_id = std::max(next_id, r.id + 1);
+          if (type == RecordType::JobDelete) {
+            jobs.erase(r.id);
+          } else if (type == RecordType::JobFull || jobs.count(r.id)) {
+            jobs[r.id] = r.state == JobState::Reserved ? JobState::Ready : r.state;
+          }
+        });
     if (!scan.header_ok) {
       out << path << ": " << scan.header_error << "\n";
       damaged = true;

@@ -40,9 +40,15 @@ std::size_t intact_record_at(std::string_view b, std::size_t at) {
   return kRecordHeaderSize + length;
 }
 
-FileScan scan_log_file(std::string_view bytes, const RecordVisitor& visit) {
+FileScan scan_log_file(std::string_view bytes, std::uint64_t file_index,
+                       const RecordVisitor& visit) {
   FileScan scan;
   scan.header_ok = decode_file_header(bytes, scan.header, scan.header_error);
+  if (scan.header_ok && file_index != 0 && scan.header.file_index != file_index) {
+    scan.header_ok = false;
+    scan.header_error = "its header says it is log file " + std::to_string(scan.header.file_index) +
+                        " (copied or renamed?); its records were not replayed";
+  }
   if (!scan.header_ok) return scan;
   std::size_t at = kFileHeaderSize;
   scan.valid_end = at;

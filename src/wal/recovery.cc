@@ -150,7 +150,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     ++report.files;
     std::uint64_t malformed = 0;
     IdRuns full_records;  // in record order: mostly ascending ids
-    FileScan scan = scan_log_file(bytes, [&](RecordType type, std::string_view payload) {
+    FileScan scan = scan_log_file(bytes, index, [&](RecordType type, std::string_view payload) {
       JobRecord r;
       if (!decode_record(type, payload, r)) {
         ++malformed;

@@ -376,6 +376,39 @@ TEST_F(WalTest, ADamagedFileIsKeptEvenWhenTheRewriteSpansSeveralFiles) {
   EXPECT_EQ(read(name + ".damaged"), bytes);
 }
 
+// A file's header repeats the index of its name. A copy of an old file
+// under a newer name would otherwise be replayed last and bring back jobs
+// deleted since; it is kept aside as damaged instead.
+TEST_F(WalTest, AFileUnderAnotherFilesNameIsNotReplayed) {
+  {
+    auto a = start();
+    for (int i = 0; i < 3; ++i) put(*a, "a job long enough to stay in the log");
+    a->wal.flush();
+  }
+  {
+    auto b = start();
+    ASSERT_TRUE(b->store.delete_job(b->session, 2));
+    b->wal.flush();
+  }
+  std::vector<std::string> names = wal_files();
+  names.erase(std::remove(names.begin(), names.end(), "lock"), names.end());
+  ASSERT_GE(names.size(), 2u);
+  const std::string copy = Wal::file_name(Wal::parse_file_name(names.back()) + 1);
+  write(copy, read(names.front()));
+  std::ostringstream before;
+  EXPECT_EQ(check_wal_directory(dir_, before), 1);
+  EXPECT_NE(before.str().find("copied or renamed"), std::string::npos) << before.str();
+  {
+    auto c = start();
+    EXPECT_EQ(c->report.damaged_files, 1u);
+    EXPECT_EQ(c->report.jobs, 2u);
+    EXPECT_EQ(c->store.find_job(2), nullptr);
+  }
+  EXPECT_TRUE(fs::exists(path(copy + ".damaged")));
+  std::ostringstream after;
+  EXPECT_EQ(check_wal_directory(dir_, after), 0) << after.str();
+}
+
 TEST_F(WalTest, AFileWithTheWrongVersionIsKeptAndTheRestRecovered) {
   {
     auto a = start();

@@ -37,7 +37,11 @@ struct FileScan {
 
 using RecordVisitor = std::function<void(RecordType type, std::string_view payload)>;
 
-FileScan scan_log_file(std::string_view bytes, const RecordVisitor& visit);
+// `file_index`: the N of the file's name "wal.N", which its header must
+// repeat (a file copied or renamed would otherwise be replayed in the wrong
+// place, bringing back what later files deleted); 0 accepts any.
+FileScan scan_log_file(std::string_view bytes, std::uint64_t file_index,
+                       const RecordVisitor& visit);
 
 // The size of the intact record (framing, type and checksum all good) that
 // starts at `at` in `bytes`, or 0 if there is none.
