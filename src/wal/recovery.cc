@@ -64,7 +64,10 @@ bool Wal::open(Store& store, std::string& error, RecoveryReport& report) {
   lock_fd_ = lock_directory(options_.dir, error);
   if (lock_fd_ < 0) return false;
   const auto started = std::chrono::steady_clock::now();
-  if (!recover(error, report)) return false;
+  opening_ = true;
+  const bool recovered = recover(error, report);
+  opening_ = false;
+  if (!recovered) return false;
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   store.set_journal(this);
@@ -301,6 +304,9 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
   append_size_ = kFileHeaderSize;
   if (!open_file(append_index_)) {
     error = "cannot start a log file in " + options_.dir + ": " + failure_;
+    if (failure_error_ == ENOSPC)
+      error += " (each log file takes its full size, -s " + std::to_string(options_.file_size) +
+               " bytes, when it is created)";
     return false;
   }
 

@@ -685,6 +685,12 @@ void Wal::fail(const std::string& what, int error) {
   const Nanos now = clock_->now();
   std::string failure = what + ": " + std::strerror(error);
   retry_at_ = now + kRetryInterval;
+  failure_error_ = error;
+  if (opening_) {
+    failure_ = std::move(failure);
+    failed_ = true;
+    return;
+  }
   switch (failure_episode_.failed(now, failure != failure_)) {
     case FailureEpisode::Report::Start:
       spdlog::error(

@@ -589,6 +589,20 @@ TEST_F(WalTest, ALastingFailureIsLoggedOnceThenOnceAMinute) {
   EXPECT_EQ(logs.count("write-ahead log failed writing"), 2u) << logs.all();
 }
 
+// A failure while the server starts ends the start with one clear error:
+// not the running server's "refusing changes and retrying" line first.
+TEST_F(WalTest, AFullDiskAtTheStartIsOneClearError) {
+  LogCapture logs;
+  fs_.fail_next_create = ENOSPC;
+  Instance refused(fs_, options());
+  EXPECT_FALSE(refused.wal.open(refused.store, refused.error, refused.report));
+  EXPECT_NE(refused.error.find("No space left on device"), std::string::npos) << refused.error;
+  EXPECT_NE(refused.error.find("each log file takes its full size, -s 65536 bytes"),
+            std::string::npos)
+      << refused.error;
+  EXPECT_EQ(logs.count("retrying"), 0u) << logs.all();
+}
+
 TEST_F(WalTest, AFailedSyncRewritesEverythingSinceTheLastGoodSync) {
   auto a = start();
   put(*a, "before");

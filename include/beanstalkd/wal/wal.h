@@ -330,6 +330,10 @@ class Wal final : public Journal {
   Nanos interval_sync_at_ = kNoTimer;
   bool failed_ = false;
   std::string failure_;
+  int failure_error_ = 0;  // the errno of failure_
+  // In open(): a failure ends the start with an error of its own, so fail()
+  // does not announce the running server's retries.
+  bool opening_ = false;
   Nanos retry_at_ = kNoTimer;
   FailureEpisode failure_episode_;  // for the log lines while failed_ lasts
   bool compacting_ = false;
