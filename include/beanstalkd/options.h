@@ -1,5 +1,8 @@
 // The command line: the reference's short flags with the same meanings and
 // defaults, plus long aliases. Parsing never touches the network or disk.
+// As in the reference, a flag given again replaces its earlier value, and
+// the last of -f and -F wins. Numbers are decimal digits only: a negative
+// value or other text is a usage error naming the flag.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +19,7 @@ struct Options {
   std::uint32_t max_job_size = 65535;      // -z, clamped to kMaxJobSizeLimit
   std::string binlog_dir;                  // -b; empty = memory only
   std::uint32_t fsync_ms = 50;             // -f
-  bool no_fsync = false;                   // -F
+  bool no_fsync = false;                   // -F, unless a later -f
   std::uint64_t binlog_size = 10485760;    // -s
   int verbosity = 0;                       // -V, repeatable
   std::string check_wal_dir;               // --check-wal: verify offline and exit

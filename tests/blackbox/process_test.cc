@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -171,7 +173,66 @@ TEST(Flags, BusyPollAboveOneMillisecondIsAUsageError) {
 }
 
 TEST(Flags, PortOutOfRangeIsAUsageErrorNamingTheRange) {
-  expect_usage_error({"-p", "99999"}, "--port: Value 99999 not in range");
+  expect_usage_error({"-p", "99999"},
+                     "-p/--port: 99999 is out of range; expected a number from 0 to 65535");
+}
+
+// A negative number is refused, never wrapped around to a huge one.
+TEST(Flags, NegativeNumbersAreUsageErrorsNamingTheFlag) {
+  expect_usage_error({"-z", "-1"}, "-z/--max-job-size: -1 is negative");
+  expect_usage_error({"-s", "-5"}, "-s/--binlog-size: -5 is negative");
+  expect_usage_error({"-f", "-1"}, "-f/--fsync-ms: -1 is negative");
+  expect_usage_error({"-p", "41010x"}, "-p/--port: \"41010x\" is not a number");
+}
+
+// As in the reference, the last of a repeated flag wins, so a service file
+// can add "-l ADDR -p PORT" to a command line that already has them.
+TEST(Flags, TheLastOfARepeatedFlagWins) {
+  const std::uint16_t first = free_port();
+  const std::uint16_t last = free_port();
+  Spawned server({"-l", "0.0.0.0", "-p", std::to_string(first), "-z", "10", "-l", "127.0.0.1", "-p",
+                  std::to_string(last), "-z", "100"});
+  ASSERT_EQ(ask(last, "list-tube-used\r\n"), "USING default") << server.log();
+  EXPECT_FALSE(Client::try_connect_tcp(first).has_value());
+  Client c = Client::connect_tcp(last);
+  EXPECT_EQ(c.request("put 0 0 1 100\r\n" + std::string(100, 'x')), "INSERTED 1");
+}
+
+// The start-up log names the process, like the reference's "pid N".
+TEST(Logging, StartUpLogsThePid) {
+  const std::uint16_t port = free_port();
+  Spawned server({"-l", "127.0.0.1", "-p", std::to_string(port)});
+  ASSERT_EQ(ask(port, "list-tube-used\r\n"), "USING default");
+  EXPECT_NE(server.log().find("info: starting, pid " + std::to_string(server.pid()) + "\n"),
+            std::string::npos)
+      << server.log();
+}
+
+// With standard error on the journal (JOURNAL_STREAM names it), each line
+// carries its sd-daemon priority and no time stamp; with the variable
+// inherited but standard error elsewhere, lines are as on a terminal.
+TEST(Logging, JournalLinesCarryTheirPriorityOnlyWhenStderrIsTheJournal) {
+  const auto journal_stream = [] {
+    struct stat st {};
+    fstat(2, &st);
+    setenv("JOURNAL_STREAM", (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(),
+           1);
+  };
+  Spawned failing(
+      {"-l", "127.0.0.1", "-p", std::to_string(free_port()), "-u", "no-such-user-for-beanstalkd"},
+      journal_stream);
+  ASSERT_EQ(failing.wait_exit(5s), 1);
+  EXPECT_EQ(failing.log(), "<6>info: starting, pid " + std::to_string(failing.pid()) +
+                               "\n<3>error: no such user: no-such-user-for-beanstalkd\n");
+  Spawned elsewhere(
+      {"-l", "127.0.0.1", "-p", std::to_string(free_port()), "-u", "no-such-user-for-beanstalkd"},
+      [] { setenv("JOURNAL_STREAM", "8:1", 1); });
+  ASSERT_EQ(elsewhere.wait_exit(5s), 1);
+  const std::string log = elsewhere.log();
+  EXPECT_EQ(log.find('<'), std::string::npos) << log;
+  EXPECT_TRUE(std::regex_search(
+      log, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} error: no such user)")))
+      << log;
 }
 
 TEST(Flags, PortZeroLogsThePortTheSystemChose) {
