@@ -72,6 +72,8 @@ void Connection::close() {
   event_del(read_event_);
   if (write_event_) event_del(write_event_);
   if (resume_event_) event_del(resume_event_);
+  if (watching_hangup_) server_.hangup_watch().unwatch(fd_);
+  watching_hangup_ = false;
   staged_.release();
   ::close(fd_);
   fd_ = -1;
@@ -93,7 +95,8 @@ void Connection::mark_dirty() {
 
 // Reads while the client is not being throttled: its output must drain and
 // its unparsed input must shrink first. EOF must still be noticed while a
-// reserve waits, so waiting does not stop reading.
+// reserve waits, so waiting does not stop reading; and when 4 MiB of input
+// behind the reserve does, the server's HangupWatch notices instead.
 void Connection::update_read_interest() {
   if (state_ == State::Closed) return;
   bool want = !closing_ && !peer_closed_ && pending_output() < kMaxPendingOutput &&
@@ -106,6 +109,18 @@ void Connection::update_read_interest() {
     }
     reading_ = want;
   }
+  // Only a waiting connection needs the watch: any other one that stops
+  // reading runs its buffered commands and so reads again, or has output
+  // waiting, whose write event sees a reset.
+  bool watch = !reading_ && state_ == State::Waiting && !peer_sends_nothing_more();
+  if (watch != watching_hangup_) {
+    if (watch) {
+      watching_hangup_ = server_.hangup_watch().watch(fd_, this);
+    } else {
+      server_.hangup_watch().unwatch(fd_);
+      watching_hangup_ = false;
+    }
+  }
 }
 
 // --- reading -------------------------------------------------------------------
@@ -115,15 +130,32 @@ void Connection::on_read_event(evutil_socket_t, short, void* self) {
   c->server_.note_wake();
   c->read_input();
   if (c->closed()) return;
+  if (c->peer_closed_) c->end_wait_of_departing_peer();
   c->process_input();
   if (c->closed()) return;
-  if (c->peer_closed_) {
-    // A client that half-closes while waiting gets TIMED_OUT (and then we
-    // close, once the replies are out).
-    if (c->state_ == State::Waiting) c->server_.store().cancel_wait(c->session_);
-    c->close_after_flush();
-  }
   c->after_processing();
+}
+
+void Connection::on_hangup(Hangup how) {
+  if (closed()) return;
+  server_.note_wake();
+  if (how == Hangup::Gone) {
+    spdlog::debug("{}: hung up while its input waited behind a reserve", peer_);
+    close();
+    return;
+  }
+  // The bytes before the end are still to be read, once the commands behind
+  // the reserve have run.
+  peer_hung_up_ = true;
+  end_wait_of_departing_peer();
+  after_processing();
+}
+
+// A client that half-closes while waiting gets TIMED_OUT, as from the
+// reference; the commands it sent after the reserve still run, and the
+// connection closes once they have and their replies are out.
+void Connection::end_wait_of_departing_peer() {
+  if (state_ == State::Waiting) server_.store().cancel_wait(session_);
 }
 
 void Connection::read_input() {
@@ -171,10 +203,6 @@ void Connection::on_resume_event(evutil_socket_t, short, void* self) {
   auto* c = static_cast<Connection*>(self);
   c->process_input();
   if (c->closed()) return;
-  if (c->peer_closed_ && !c->closing_) {
-    if (c->state_ == State::Waiting) c->server_.store().cancel_wait(c->session_);
-    c->close_after_flush();
-  }
   c->after_processing();
 }
 
@@ -201,6 +229,7 @@ void Connection::wake() {
 
 // Runs buffered commands until input runs out, the connection blocks in
 // reserve, or the turn's budget is spent (then it continues next turn).
+// Input that runs out after the peer's last byte closes the connection.
 void Connection::process_input() {
   for (int budget = kCommandsPerTurn; budget > 0; --budget) {
     if (closing_ || state_ == State::Closed || state_ == State::Waiting) return;
@@ -224,7 +253,12 @@ void Connection::process_input() {
       case State::Closed:
         return;
     }
-    if (!progressed) return;
+    if (!progressed) {
+      // Whatever is left is an incomplete command that can never complete;
+      // the reference drops it too.
+      if (peer_closed_) close_after_flush();
+      return;
+    }
   }
   schedule_resume();
 }

@@ -54,6 +54,9 @@ void Connection::run(const protocol::Command& cmd) {
     case Op::ReserveWithTimeout: {
       std::optional<std::uint32_t> timeout;
       if (cmd.op == Op::ReserveWithTimeout) timeout = cmd.count;
+      // A client that has half-closed cannot wait: as from the reference, its
+      // reserve takes a ready job or answers TIMED_OUT at once.
+      if (peer_sends_nothing_more()) timeout = 0;
       store.reserve(session_, timeout);
       if (session_.waiting) state_ = State::Waiting;
       return;

@@ -110,6 +110,7 @@ Server::~Server() {
   if (listen_socket_.fd >= 0) close(listen_socket_.fd);
   if (!listen_socket_.unix_path.empty()) unlink(listen_socket_.unix_path.c_str());
   metrics_.reset();
+  hangup_watch_.close();
   event_base_free(base_);
 }
 
@@ -153,6 +154,11 @@ bool Server::open() {
     }
   }
 
+  if (!hangup_watch_.open(base_)) {
+    spdlog::error("cannot create the epoll set that watches for hang-ups: {}",
+                  std::strerror(errno));
+    return false;
+  }
   accept_event_ = event_new(base_, listen_socket_.fd, EV_READ | EV_PERSIST, on_accept_event, this);
   accept_resume_event_ = evtimer_new(base_, on_accept_resume, this);
   event_add(accept_event_, nullptr);

@@ -163,6 +163,19 @@ const std::vector<Case> kCases = {
   {"ReserveWaitersFifo", {S("reserve\r\n"), Sleep(100), S(1, "reserve\r\n"), Sleep(100),
                           S(2, "stats\r\n" + put("first")), Sync(0, 2), S(2, put("second")), Sync(1, 2)}},
   {"ReserveHalfCloseWhileWaiting", {S("reserve\r\n")}},
+  // A half-close ends the waiting reserve with TIMED_OUT; whatever the
+  // client sent behind it still runs, and each later reserve answers at once
+  // (a job if one is ready, else TIMED_OUT) instead of waiting.
+  {"ReserveHalfCloseRunsWhatFollows", {S("reserve\r\n" + put("x") + "list-tube-used\r\n"
+                                         "stats-tube default\r\n")}},
+  {"ReserveHalfCloseLaterReservesAnswerAtOnce", {S("reserve\r\n"), Sleep(100),
+                                                 S(put("x") + "reserve\r\nreserve\r\n"
+                                                   "reserve-with-timeout 5\r\nuse other\r\n" +
+                                                   put("y") + "reserve\r\nstats\r\n")}},
+  {"ReserveHalfCloseCommandsSplitAcrossPackets", {S("reserve\r\npu"), Sleep(50), S("t 0 0 10 1\r\nx"),
+                                                  Sleep(50), S("\r\nlist-tube-used\r\n")}},
+  {"ReserveHalfCloseDropsAnIncompleteCommand", {S("reserve\r\nlist-tube-used\r\nput 0 0 10 5\r\nab")}},
+  {"ReserveHalfCloseThenQuit", {S("reserve\r\nquit\r\nlist-tube-used\r\n")}},
   {"ReserveAcrossWatchedTubes", {S("use a\r\n" + put("a5", "5 0 10") + "use b\r\n" + put("b3", "3 0 10") +
                                    "use c\r\n" + put("c1", "1 0 10") + "watch a\r\nwatch b\r\n"
                                    "reserve\r\nreserve\r\nreserve-with-timeout 0\r\n")}},

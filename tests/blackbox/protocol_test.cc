@@ -544,6 +544,19 @@ TEST_P(Protocol, HalfCloseWhileWaitingGetsTimedOut) {
   EXPECT_EQ(c_.read_line(2000ms), "TIMED_OUT");
 }
 
+// The half-close ends the wait, not the session: what the client sent
+// behind the reserve still runs, and a later reserve answers at once.
+TEST_P(Protocol, HalfCloseWhileWaitingStillRunsWhatFollows) {
+  c_.send("reserve\r\n");
+  EXPECT_FALSE(c_.readable(100ms));
+  c_.send("put 0 0 10 1\r\nx\r\nreserve\r\nreserve\r\nlist-tube-used\r\n");
+  c_.shutdown_write();
+  std::string replies;
+  EXPECT_TRUE(c_.wait_closed(2000ms, &replies));
+  EXPECT_EQ(visible(replies), visible("TIMED_OUT\r\nINSERTED 1\r\nRESERVED 1 1\r\nx\r\n"
+                                      "TIMED_OUT\r\nUSING default\r\n"));
+}
+
 TEST_P(Protocol, QuitAndCloseReturnReservedJobs) {
   c_.put_id("a");
   c_.put_id("b");

@@ -391,6 +391,77 @@ TEST(Load, ClientsResettingWhileTheirPutsAwaitTheLog) {
   EXPECT_EQ(stats.get("current-jobs-reserved"), "0");
 }
 
+// ------------------------------------------------------------ a waiting client's unread input
+//
+// Behind a reserve that waits, the server buffers at most 4 MiB of a
+// client's pipelined input and then stops reading it. It must still notice
+// the client going away, or a dead client keeps its memory and jobs and is
+// handed the next job (the reference notices at once).
+
+class InputBehindReserve : public ::testing::TestWithParam<Transport> {
+ protected:
+  // A put whose body alone is past the 4 MiB the server buffers, but not by
+  // so much that the rest does not fit in the socket's buffers.
+  static constexpr std::size_t kBodySize = std::size_t{4} * 1024 * 1024 + 64 * 1024;
+  static std::vector<std::string> server_args() { return {"-z", std::to_string(kBodySize)}; }
+  static std::string big_put() {
+    return "put 0 0 60 " + std::to_string(kBodySize) + "\r\n" + std::string(kBodySize, 'b') +
+           "\r\n";
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Transports, InputBehindReserve,
+                         ::testing::Values(Transport::Tcp, Transport::Unix),
+                         [](const ::testing::TestParamInfo<Transport>& param_info) {
+                           return std::string(transport_name(param_info.param));
+                         });
+
+TEST_P(InputBehindReserve, AClientThatGoesAwayIsDroppedAndItsJobsReturn) {
+  ServerProcess s(server_binary(), GetParam(), server_args());
+  Client admin = s.connect();
+  ASSERT_EQ(admin.put("held"), "INSERTED 1");
+  Client waiter = s.connect_new();
+  ASSERT_EQ(waiter.request_job("reserve", "RESERVED").id, 1u);
+  ASSERT_EQ(waiter.request("watch other"), "WATCHING 2");
+  ASSERT_EQ(waiter.request("ignore default"), "WATCHING 1");
+  // (The reference reads none of it while the reserve waits: the socket's
+  // buffers take what they can.)
+  waiter.try_send("reserve\r\n" + big_put(), 2000ms);
+  ASSERT_TRUE(eventually([&] { return admin.stats().get("current-waiting") == "1"; }));
+  std::this_thread::sleep_for(100ms);  // the server reads what it buffers, then stops
+  waiter.reset();
+  EXPECT_TRUE(eventually([&] { return admin.stats().get("current-connections") == "1"; }))
+      << "a client that went away is still connected";
+  const YamlDict stats = admin.stats();
+  EXPECT_EQ(stats.get("current-waiting"), "0");
+  EXPECT_EQ(stats.get("current-jobs-reserved"), "0");
+  EXPECT_EQ(admin.stats_job(1).get("state"), "ready");
+  // Nobody waits on the tube any more: a job put there stays ready.
+  ASSERT_EQ(admin.request("use other"), "USING other");
+  const std::uint64_t id = admin.put_id("fresh");
+  std::this_thread::sleep_for(100ms);
+  const YamlDict job = admin.stats_job(id);
+  EXPECT_EQ(job.get("state"), "ready");
+  EXPECT_EQ(job.get("reserves"), "0");
+}
+
+TEST_P(InputBehindReserve, AClientThatHalfClosesGetsTimedOutAndTheRestRuns) {
+  if (testing_reference_itself()) {
+    GTEST_SKIP() << "the reference reads nothing while a reserve waits: 4 MiB never reaches it";
+  }
+  ServerProcess s(server_binary(), GetParam(), server_args());
+  Client admin = s.connect();
+  Client waiter = s.connect_new();
+  waiter.send("reserve\r\n" + big_put());
+  waiter.shutdown_write();
+  EXPECT_EQ(waiter.read_line(2000ms), "TIMED_OUT");
+  EXPECT_EQ(waiter.read_line(2000ms), "INSERTED 1");
+  EXPECT_TRUE(waiter.wait_closed(2000ms));
+  const YamlDict job = admin.stats_job(1);
+  EXPECT_EQ(job.get("state"), "ready");
+  EXPECT_EQ(admin.stats().get("current-connections"), "1");
+}
+
 // ------------------------------------------------------------ deliberate differences
 //
 // The compatibility notes list reference defects the project fixes on

@@ -5,7 +5,8 @@
 //   Command  waiting for a command line
 //   Body     reading a put's body (and its CRLF) straight into the new job
 //   Discard  throwing away a body too big to accept, then replying
-//   Waiting  blocked in reserve; input is buffered but not parsed
+//   Waiting  blocked in reserve; input is buffered but not parsed, and a
+//            half-close ends the wait with TIMED_OUT
 //   Closed   gone from the store; deleted by the server after this loop turn
 #pragma once
 
@@ -18,6 +19,7 @@
 #include "beanstalkd/intrusive_heap.h"
 #include "beanstalkd/job.h"
 #include "beanstalkd/protocol/command.h"
+#include "beanstalkd/server/hangup_watch.h"
 #include "beanstalkd/server/input_buffer.h"
 #include "beanstalkd/server/reply_staging.h"
 #include "beanstalkd/session.h"
@@ -26,7 +28,7 @@ namespace beanstalkd::server {
 
 class Server;
 
-class Connection final : public ReserveListener {
+class Connection final : public ReserveListener, public HangupListener {
  public:
   Connection(Server& server, int fd, std::string peer);
   ~Connection() override;
@@ -49,6 +51,9 @@ class Connection final : public ReserveListener {
   void on_reserved(Job& job) override;
   void on_wait_ended(WaitEnd why) override;
 
+  // HangupListener: the peer hung up while the connection was not read.
+  void on_hangup(Hangup how) override;
+
  private:
   enum class State { Command, Body, Discard, Waiting, Closed };
 
@@ -64,6 +69,9 @@ class Connection final : public ReserveListener {
   bool discard_body();
   void update_read_interest();
   void after_processing();
+  // The peer sends nothing more, though bytes it sent may still be unread.
+  bool peer_sends_nothing_more() const { return peer_closed_ || peer_hung_up_; }
+  void end_wait_of_departing_peer();
 
   // Commands (connection_commands.cc).
   void execute(const protocol::Command& command);  // times run()
@@ -113,9 +121,12 @@ class Connection final : public ReserveListener {
   std::string_view discard_reply_;
   // Dropping an overlong line up to its CRLF.
   bool skipping_long_line_ = false;
-  bool peer_closed_ = false;
-  bool closing_ = false;  // close once output is written
-  bool dirty_ = false;    // queued for the server's end-of-turn flush
+  bool peer_closed_ = false;  // a read found the end of the peer's input
+  // The hangup watch saw the peer end its input before the server read that far.
+  bool peer_hung_up_ = false;
+  bool watching_hangup_ = false;  // in the server's HangupWatch
+  bool closing_ = false;          // close once output is written
+  bool dirty_ = false;            // queued for the server's end-of-turn flush
   // Output waits until the log's reply watermark reaches this (Server::hold_sequence).
   std::uint64_t hold_sequence_ = 0;
   // Position in the server's heap of held replies, or kNotInHeap.

@@ -20,6 +20,7 @@
 #include "beanstalkd/protocol/command.h"
 #include "beanstalkd/protocol/stats_yaml.h"
 #include "beanstalkd/server/connection.h"
+#include "beanstalkd/server/hangup_watch.h"
 #include "beanstalkd/server/idle_poll.h"
 #include "beanstalkd/server/latency_histogram.h"
 #include "beanstalkd/server/listener.h"
@@ -48,6 +49,7 @@ class Server {
   // --- for connections -----------------------------------------------------
   Store& store() { return store_; }
   event_base* base() { return base_; }
+  HangupWatch& hangup_watch() { return hangup_watch_; }
   const Options& options() const { return options_; }
   bool draining() const { return draining_; }
   bool trace_enabled() const { return options_.verbosity >= 2; }
@@ -122,6 +124,7 @@ class Server {
   std::unique_ptr<wal::Wal> wal_;
   event* sync_event_ = nullptr;
   event_base* base_;
+  HangupWatch hangup_watch_;  // closed before base_ (see ~Server)
   ListenSocket listen_socket_;
   event* accept_event_ = nullptr;
   event* accept_resume_event_ = nullptr;
