@@ -402,9 +402,10 @@ void Connection::on_write_event(evutil_socket_t, short, void* self) {
 void Connection::flush() {
   dirty_ = false;
   if (state_ == State::Closed) return;
-  if (hold_sequence_ > server_.reply_watermark()) {
-    // A reply reports a change the log has not yet made durable (-f 0), or
-    // a put whose large record is not yet written.
+  if (hold_sequence_ > server_.reply_watermark() || written_hold_ > server_.written_watermark()) {
+    // A reply reports a change the log has not yet made durable (-f 0), a
+    // put whose large record is not yet written, or a change whose record
+    // a failed write left unwritten.
     server_.hold(this);
     return;
   }

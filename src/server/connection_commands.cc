@@ -30,6 +30,7 @@ bool Connection::refuse_change() {
 
 void Connection::hold_for_log() {
   hold_sequence_ = std::max(hold_sequence_, server_.hold_sequence());
+  written_hold_ = server_.change_sequence();
 }
 
 void Connection::execute(const protocol::Command& cmd) {

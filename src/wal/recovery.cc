@@ -68,6 +68,7 @@ bool Wal::open(Store& store, std::string& error, RecoveryReport& report) {
   const bool recovered = recover(error, report);
   opening_ = false;
   if (!recovered) return false;
+  opened_ = true;
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   store.set_journal(this);

@@ -742,16 +742,25 @@ void Wal::on_timer() {
 }
 
 void Wal::close() {
-  if (!current_) return;
-  if (!failed_) write_pending();
+  if (!opened_) return;
+  opened_ = false;
   if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
+  // A failure may have passed since the last retry (space freed): one more.
+  failed_ = false;
+  refill();
+  if (!failed_) write_pending();
   if (!failed_ && needs_sync()) sync_now();
-  if (!failed_) release_preallocation();
-  if (failed_) {
-    spdlog::error("write-ahead log not fully written at shutdown: {}", failure_);
-  } else {
+  if (!failed_) {
+    release_preallocation();
     spdlog::info("write-ahead log synced ({} records written)", stats_.records_written);
+    return;
   }
+  std::uint64_t unwritten = 0;
+  for (const Chunk& chunk : pending_) unwritten += chunk.records;
+  spdlog::error(
+      "write-ahead log not fully written at shutdown: {}; the last {} changes were not "
+      "written and are lost (their replies were held back)",
+      failure_, unwritten);
 }
 
 }  // namespace beanstalkd::wal

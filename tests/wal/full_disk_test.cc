@@ -136,40 +136,62 @@ class FullDisk : public ::testing::Test {
     restarted.stop(SIGTERM);
   }
 
+  // Fills the disk with 1,000-byte jobs, one put at a time. The put whose
+  // record meets the full disk is not acknowledged: its reply waits until
+  // the record is written (or durable, with -f 0). Returns that put's body
+  // in `held_body`.
+  void fill_until_a_put_is_held(Client& producer,
+                                std::vector<std::pair<std::uint64_t, std::string>>& acked,
+                                std::string& held_body) {
+    ASSERT_TRUE(producer.ok());
+    for (int i = 0; i < 2000; ++i) {
+      std::string body =
+          std::to_string(i) + ":" + std::string(994, static_cast<char>('a' + i % 26));
+      body.resize(1000, '.');
+      producer.send("put 0 0 60 1000\r\n" + body + "\r\n");
+      if (!producer.readable(1000)) {
+        held_body = body;
+        break;
+      }
+      const std::string reply = producer.line();
+      ASSERT_EQ(reply.rfind("INSERTED ", 0), 0u) << reply;
+      acked.emplace_back(std::stoull(reply.substr(9)), body);
+    }
+    ASSERT_GT(acked.size(), 50u);
+    EXPECT_NE(read_file(log_path_).find("No space left on device"), std::string::npos)
+        << read_file(log_path_);
+  }
+
   SmallDisk disk_{4 << 20};
   std::string bin_, wal_dir_, filler_, log_path_;
 };
 
-TEST_F(FullDisk, ChangesAreRefusedUntilSpaceReturnsAndNothingAcknowledgedIsLost) {
-  // -f 0: a put is acknowledged only once its record is synced.
-  const std::vector<std::string> args = {"-b", wal_dir_, "-s", "65536", "-f", "0"};
+// Under every sync policy: with -f 0 a put is acknowledged once its record
+// is synced; with -f 50 and -F once it is written, so a record a failed
+// write (here, creating the next file) left unwritten holds its reply too.
+class FullDiskPolicy : public FullDisk, public ::testing::WithParamInterface<const char*> {
+ protected:
+  std::vector<std::string> args_for_policy() const {
+    std::vector<std::string> args = {"-b", wal_dir_, "-s", "65536"};
+    const std::string policy = GetParam();
+    if (policy == "-f0") args.insert(args.end(), {"-f", "0"});
+    if (policy == "-F") args.push_back("-F");
+    return args;
+  }
+};
+
+TEST_P(FullDiskPolicy, ChangesAreRefusedUntilSpaceReturnsAndNothingAcknowledgedIsLost) {
+  const std::vector<std::string> args = args_for_policy();
   const int port = free_port();
   const pid_t pid = start_server(args, port);
   ASSERT_GT(pid, 0) << read_file(log_path_);
   ProcessGuard server(pid);
 
-  // Fill the disk with 1,000-byte jobs. The put whose record meets the full
-  // disk is not acknowledged: its reply waits until the record is durable.
   std::vector<std::pair<std::uint64_t, std::string>> acked;
   std::string held_body;
   Client producer(port);
-  ASSERT_TRUE(producer.ok());
-  for (int i = 0; i < 2000 && held_body.empty(); ++i) {
-    std::string body = std::to_string(i) + ":" + std::string(994, static_cast<char>('a' + i % 26));
-    body.resize(1000, '.');
-    producer.send("put 0 0 60 1000\r\n" + body + "\r\n");
-    if (!producer.readable(1000)) {
-      held_body = body;
-      break;
-    }
-    const std::string reply = producer.line();
-    ASSERT_EQ(reply.rfind("INSERTED ", 0), 0u) << reply;
-    acked.emplace_back(std::stoull(reply.substr(9)), body);
-  }
+  fill_until_a_put_is_held(producer, acked, held_body);
   ASSERT_FALSE(held_body.empty()) << "the disk never filled";
-  ASSERT_GT(acked.size(), 50u);
-  EXPECT_NE(read_file(log_path_).find("No space left on device"), std::string::npos)
-      << read_file(log_path_);
 
   // Full: other changes are refused at once and leave nothing half done;
   // reads keep working.
@@ -202,6 +224,36 @@ TEST_F(FullDisk, ChangesAreRefusedUntilSpaceReturnsAndNothingAcknowledgedIsLost)
   // nothing else.
   expect_jobs_after_restart(args, acked);
 }
+
+// Stopped while full: the change the log could not write was never
+// acknowledged, the log says it is lost, and everything acknowledged comes
+// back.
+TEST_P(FullDiskPolicy, AStopWhileFullLosesOnlyWhatWasNeverAcknowledged) {
+  const std::vector<std::string> args = args_for_policy();
+  const int port = free_port();
+  const pid_t pid = start_server(args, port);
+  ASSERT_GT(pid, 0) << read_file(log_path_);
+  ProcessGuard server(pid);
+  std::vector<std::pair<std::uint64_t, std::string>> acked;
+  std::string held_body;
+  Client producer(port);
+  fill_until_a_put_is_held(producer, acked, held_body);
+  ASSERT_FALSE(held_body.empty()) << "the disk never filled";
+  server.stop(SIGTERM);
+  EXPECT_EQ(producer.line(), "");  // closed without an answer
+  EXPECT_NE(read_file(log_path_).find("the last 1 changes were not written"), std::string::npos)
+      << read_file(log_path_);
+  // Room for the restart's new log file.
+  ASSERT_EQ(unlink(filler_.c_str()), 0);
+  expect_jobs_after_restart(args, acked);
+}
+
+std::string policy_name(const ::testing::TestParamInfo<const char*>& policy) {
+  const std::string flag = policy.param;
+  return flag == "-F" ? "NeverSynced" : flag == "-f0" ? "SyncedBeforeReplies" : "SyncedEvery50ms";
+}
+INSTANTIATE_TEST_SUITE_P(Policies, FullDiskPolicy, ::testing::Values("-f0", "-f50", "-F"),
+                         policy_name);
 
 // With the default -f 50, a body of a mebibyte or more is written by the
 // sync thread after the loop wrote its placeholder: there the full disk is

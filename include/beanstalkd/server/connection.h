@@ -129,9 +129,13 @@ class Connection final : public ReserveListener, public HangupListener {
   bool dirty_ = false;            // queued for the server's end-of-turn flush
   // Output waits until the log's reply watermark reaches this (Server::hold_sequence).
   std::uint64_t hold_sequence_ = 0;
+  // Output waits until the log has written its records up to this
+  // (Server::written_watermark).
+  std::uint64_t written_hold_ = 0;
   // Position in the server's heap of held replies, or kNotInHeap.
   HeapIndex held_index_ = kNotInHeap;
-  std::size_t slot_ = 0;  // position in the server's connection table
+  bool held_unwritten_ = false;  // in the server's held_unwritten_
+  std::size_t slot_ = 0;         // position in the server's connection table
 
   friend class Server;
   friend struct HeldReplyOrder;

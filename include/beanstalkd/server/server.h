@@ -93,8 +93,14 @@ class Server {
   // record is written (Wal::hold_sequence_for_change).
   std::uint64_t hold_sequence() { return wal_ ? wal_->hold_sequence_for_change() : 0; }
   std::uint64_t reply_watermark() const { return wal_ ? wal_->reply_watermark() : UINT64_MAX; }
-  // Holds `connection`'s output until the log's reply watermark reaches its
-  // hold sequence (again after the sequence grew); release_held() frees it.
+  // And whatever the policy, a reply reporting a change waits until the
+  // change's record is written (Wal::written_watermark): only a failed write
+  // (a full disk) ever makes it wait, and then no client is told of a change
+  // the log does not have.
+  std::uint64_t change_sequence() const { return wal_ ? wal_->appended_sequence() : 0; }
+  std::uint64_t written_watermark() const { return wal_ ? wal_->written_watermark() : UINT64_MAX; }
+  // Holds `connection`'s output until the log's watermarks reach its hold
+  // sequences (again after a sequence grew); release_held() frees it.
   void hold(Connection* connection);
 
  private:
@@ -136,6 +142,8 @@ class Server {
   std::vector<std::unique_ptr<Connection>> connections_;  // index = Connection::slot_
   std::vector<Connection*> dirty_;
   HeldReplies held_;  // replies waiting for the log to be durable
+  // Replies waiting for their records to be written, after a failed write.
+  std::vector<Connection*> held_unwritten_;
   std::vector<Connection*> closed_;
 
   IdlePoll idle_poll_;

@@ -161,6 +161,13 @@ class Wal final : public Journal {
   // a change before its record is written.
   std::uint64_t hold_sequence_for_change();
   std::uint64_t reply_watermark() const { return holds_replies() ? durable_seq_ : placed_seq_; }
+  // Every record up to this sequence has been written to its file: a reply
+  // reporting a change leaves only once this reaches the appended_sequence()
+  // right after the change, so that a failed write (a full disk) holds it
+  // back rather than acknowledging a change the log does not have.
+  std::uint64_t written_watermark() const {
+    return pending_.empty() ? appended_seq_ : pending_.front().end_seq - pending_.front().records;
+  }
 
   // Time-driven work: the interval sync and failure retries.
   Nanos next_deadline() const;
@@ -334,6 +341,7 @@ class Wal final : public Journal {
   // In open(): a failure ends the start with an error of its own, so fail()
   // does not announce the running server's retries.
   bool opening_ = false;
+  bool opened_ = false;  // open() succeeded and close() has not run
   Nanos retry_at_ = kNoTimer;
   FailureEpisode failure_episode_;  // for the log lines while failed_ lasts
   bool compacting_ = false;
