@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -201,9 +202,25 @@ void Connection::read_input() {
 
 void Connection::on_resume_event(evutil_socket_t, short, void* self) {
   auto* c = static_cast<Connection*>(self);
+  c->bury_unreadable_job();
   c->process_input();
   if (c->closed()) return;
   c->after_processing();
+}
+
+void Connection::bury_unreadable_job() {
+  const std::uint64_t id = std::exchange(unreadable_reserved_job_, 0);
+  // A log that cannot record the burial leaves the job reserved, as any
+  // change it cannot record is refused.
+  if (id == 0 || !server_.changes_allowed()) return;
+  const Job* job = server_.store().find_job(id);
+  if (!job || job->reserver != &session_) return;
+  if (server_.store().bury(session_, id, job->priority)) {
+    spdlog::warn(
+        "job {} was buried: its body cannot be read back from the log (see above), so "
+        "reserving it again would fail again",
+        id);
+  }
 }
 
 // Every callback that ran commands ends here: reading resumes or pauses with
@@ -370,6 +387,14 @@ void Connection::reply_job(std::string_view word, Job& job) {
     from_log.resize(job.body_size + kCrlf.size());
     if (!server_.store().copy_body(job, from_log.data())) {
       reply("INTERNAL_ERROR\r\n");
+      // The client never learns the id of a job reserved this way, so it
+      // would stay reserved until its TTR and then fail the next worker the
+      // same way. Buried (once the store's call that reserved it is over),
+      // it stays visible and deletable, and reserves go on to other jobs.
+      if (word == "RESERVED") {
+        unreadable_reserved_job_ = job.id;
+        schedule_resume();
+      }
       return;
     }
     from_log.replace(job.body_size, kCrlf.size(), kCrlf);

@@ -153,6 +153,25 @@ TEST_F(BodiesAfterRestart, EveryBodyComesBackExactlyAndDamageIsAnError) {
       << read_file(log_path_);
   // The others are untouched, and the connection still serves.
   expect_bodies(c, jobs, victim);
+
+  // A reserve meets the damaged job first (lowest id): INTERNAL_ERROR, and
+  // the job is buried rather than left reserved to a client that was never
+  // told its id, so the next reserve gets the next job.
+  ASSERT_EQ(jobs.begin()->first, victim);
+  EXPECT_EQ(job_reply(c, "reserve-with-timeout 0"), "INTERNAL_ERROR");
+  std::string line;
+  const std::string next_body = job_reply(c, "reserve-with-timeout 0", &line);
+  ASSERT_EQ(line.rfind("RESERVED ", 0), 0u) << line;
+  const std::uint64_t next = std::stoull(line.substr(9));
+  EXPECT_NE(next, victim);
+  EXPECT_EQ(next_body, jobs[next]);
+  c.send("stats-job " + std::to_string(victim) + "\r\n");
+  const std::string header = c.line();
+  ASSERT_EQ(header.rfind("OK ", 0), 0u) << header;
+  EXPECT_NE(c.bytes(std::stoul(header.substr(3)) + 2).find("\nstate: buried\n"), std::string::npos);
+  EXPECT_NE(read_file(log_path_).find("job " + std::to_string(victim) + " was buried"),
+            std::string::npos)
+      << read_file(log_path_);
 }
 
 }  // namespace

@@ -72,6 +72,8 @@ class Connection final : public ReserveListener, public HangupListener {
   // The peer sends nothing more, though bytes it sent may still be unread.
   bool peer_sends_nothing_more() const { return peer_closed_ || peer_hung_up_; }
   void end_wait_of_departing_peer();
+  // Buries the job a reserve answered with INTERNAL_ERROR (reply_job).
+  void bury_unreadable_job();
 
   // Commands (connection_commands.cc).
   void execute(const protocol::Command& command);  // times run()
@@ -121,6 +123,8 @@ class Connection final : public ReserveListener, public HangupListener {
   std::string_view discard_reply_;
   // Dropping an overlong line up to its CRLF.
   bool skipping_long_line_ = false;
+  // Reserved, but its body could not be read back: buried on resume.
+  std::uint64_t unreadable_reserved_job_ = 0;
   bool peer_closed_ = false;  // a read found the end of the peer's input
   // The hangup watch saw the peer end its input before the server read that far.
   bool peer_hung_up_ = false;
