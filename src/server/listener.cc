@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 namespace beanstalkd::server {
 
 namespace {
@@ -39,6 +41,16 @@ std::string describe(const sockaddr* sa) {
                                    : std::string(host) + ":" + serv;
 }
 
+// Whether a connect to the unix socket at `addr` succeeds. A socket file
+// nobody listens on refuses the connection.
+bool someone_listens_on(const sockaddr_un& addr) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool connected = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return connected;
+}
+
 ListenSocket open_unix(const std::string& path, std::string& error) {
   ListenSocket out;
   sockaddr_un addr{};
@@ -46,25 +58,32 @@ ListenSocket open_unix(const std::string& path, std::string& error) {
     error = "unix socket path is empty or too long: " + path;
     return out;
   }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   struct stat st {};
   if (lstat(path.c_str(), &st) == 0) {
-    // Replace a stale socket left by an earlier run; refuse anything else.
+    // Replace a stale socket left by an earlier run; refuse anything else,
+    // and a socket a running server still listens on (the reference takes
+    // it over silently, leaving that server unreachable).
     if (!S_ISSOCK(st.st_mode)) {
       error = path + " exists and is not a socket; refusing to replace it";
+      return out;
+    }
+    if (someone_listens_on(addr)) {
+      error = "another server is listening on unix:" + path + "; refusing to take its socket";
       return out;
     }
     if (unlink(path.c_str()) != 0) {
       error = "cannot remove stale socket " + path + ": " + errno_text();
       return out;
     }
+    spdlog::info("removed the stale socket {} left by an earlier run", path);
   }
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     error = "socket: " + errno_text();
     return out;
   }
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, kBacklog) != 0) {
     error = "cannot listen on unix:" + path + ": " + errno_text();
     close(fd);

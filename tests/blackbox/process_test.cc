@@ -251,6 +251,25 @@ TEST(Flags, PortZeroLogsThePortTheSystemChose) {
   EXPECT_EQ(c.request("list-tube-used"), "USING default");
 }
 
+// A socket a running server listens on is not stale: a second server on the
+// same path must not take it over (the reference does, silently, leaving the
+// first one unreachable).
+TEST(Flags, UnixSocketOfARunningServerIsNotTakenOver) {
+  if (testing_reference_itself()) {
+    GTEST_SKIP() << "deliberate difference: the reference takes the socket over";
+  }
+  ServerProcess first(server_binary(), Transport::Unix);
+  Spawned second({"-l", "unix:" + first.socket_path()});
+  const auto status = second.wait_exit(5s);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 1);
+  EXPECT_NE(second.log().find("another server is listening on unix:" + first.socket_path()),
+            std::string::npos)
+      << second.log();
+  Client c = first.connect();
+  EXPECT_EQ(c.request("list-tube-used"), "USING default");
+}
+
 TEST(Flags, VersionPrintsAndExitsZero) {
   Spawned run({"-v"});
   EXPECT_EQ(run.wait_exit(5s), 0);
