@@ -78,6 +78,7 @@ void Connection::close() {
   staged_.release();
   ::close(fd_);
   fd_ = -1;
+  spdlog::debug("{}: closed", peer_);
   server_.connection_closed(this);
 }
 

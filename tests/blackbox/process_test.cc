@@ -208,6 +208,23 @@ TEST(Logging, StartUpLogsThePid) {
       << server.log();
 }
 
+// With -V each connection's arrival and departure is logged, as the
+// reference logs "accept" and "close".
+TEST(Logging, VerboseLogsConnectionsComingAndGoing) {
+  const std::uint16_t port = free_port();
+  Spawned server({"-V", "-l", "127.0.0.1", "-p", std::to_string(port)});
+  ASSERT_EQ(ask(port, "list-tube-used\r\n"), "USING default");
+  auto logged = [&](const std::string& text) {
+    for (int i = 0; i < 100; ++i) {
+      if (server.log().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  };
+  EXPECT_TRUE(logged(": connected\n")) << server.log();
+  EXPECT_TRUE(logged(": closed\n")) << server.log();
+}
+
 // With standard error on the journal (JOURNAL_STREAM names it), each line
 // carries its sd-daemon priority and no time stamp; with the variable
 // inherited but standard error elsewhere, lines are as on a terminal.
