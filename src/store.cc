@@ -322,7 +322,11 @@ void Store::reserve(Session& session, std::optional<std::uint32_t> timeout_secon
     return;
   }
   if (timeout_seconds == 0u) {
-    session.listener->on_wait_ended(WaitEnd::TimedOut);
+    // Only a paused tube's ready jobs got past the check above. The
+    // reference waits 0 s, and its timer pass tells DEADLINE_SOON before
+    // TIMED_OUT.
+    session.listener->on_wait_ended(deadline_soon(session, now) ? WaitEnd::DeadlineSoon
+                                                                : WaitEnd::TimedOut);
     return;
   }
   session.wait_until = timeout_seconds ? now + seconds(*timeout_seconds) : -1;

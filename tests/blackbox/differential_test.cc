@@ -183,6 +183,11 @@ const std::vector<Case> kCases = {
                                   "peek-ready\r\npause-tube default 0\r\nreserve-with-timeout 0\r\n")}},
   {"DeadlineSoonImmediately", {S(put("a", "0 0 1") + "reserve\r\nreserve\r\nreserve-with-timeout 0\r\n"
                                  "stats-job 1\r\n")}},
+  // A job ready only in a paused tube does not spare a holder in its last
+  // second DEADLINE_SOON, with a timeout of 0 as with none.
+  {"DeadlineSoonWhenOnlyPausedJobsAreReady",
+   {S(put("a", "0 0 1") + put("b") + "reserve\r\npause-tube default 100\r\n" +
+      "reserve-with-timeout 0\r\n")}},
   {"DeadlineSoonNotWithTtr2", {S(put("a", "0 0 2") + "reserve\r\nreserve-with-timeout 0\r\n")}},
   {"DeadlineSoonWhenReadyJobExists", {S(put("a", "0 0 1") + "reserve\r\n" + put("b") + "reserve\r\n")}},
   // The reference notices timers lazily, on its next event: a throw-away

@@ -639,6 +639,23 @@ TEST_F(Store, DeadlineSoonWithOnlyPausedReadyJobsComesFromTheNextTimerPass) {
   EXPECT_EQ(state_of(held), JobState::Reserved);
 }
 
+// With a timeout of 0 the same session hears DEADLINE_SOON at once: the
+// reference's zero-second wait ends on a timer pass that checks the margin
+// before the timeout.
+TEST_F(Store, ReserveWithTimeoutZeroTellsDeadlineSoonPastOnlyPausedReadyJobs) {
+  Client& c = connect();
+  Client& p = connect();
+  std::uint64_t held = put(c, 100, 0, 5);
+  ASSERT_EQ(reserve(c), Outcomes{reserved(held)});
+  store.use(p.session, "paused");
+  put(p);
+  ASSERT_TRUE(store.pause_tube("paused", 100));
+  store.watch(c.session, "paused");
+  clock.advance(4 * kSecond + kSecond / 2);
+  EXPECT_EQ(reserve(c, 0), Outcomes{kDeadlineSoon});
+  EXPECT_FALSE(c.session.waiting);
+}
+
 TEST_F(Store, AWaitingSessionGetsDeadlineSoonWhenItsHeldJobEntersTheLastSecond) {
   Client& c = connect();
   Nanos t0 = clock.now();
