@@ -124,6 +124,20 @@ class Store : public ::testing::Test {
     return c.heard();
   }
 
+  // `c` holds a job in its last second and watches a paused tube whose only
+  // job is ready; returns the held job's id.
+  std::uint64_t hold_into_last_second_beside_a_paused_ready_job(Client& c) {
+    Client& producer = connect();
+    const std::uint64_t held = put(c, 100, 0, 5);
+    EXPECT_EQ(reserve(c), Outcomes{reserved(held)});
+    store.use(producer.session, "paused");
+    put(producer);
+    EXPECT_TRUE(store.pause_tube("paused", 100));
+    store.watch(c.session, "paused");
+    clock.advance(4 * kSecond + kSecond / 2);
+    return held;
+  }
+
   void advance(Nanos by) {
     clock.advance(by);
     store.process_timers();
@@ -623,14 +637,7 @@ TEST_F(Store, DeadlineSoonIsNotAnsweredWhenAJobIsReady) {
 // session waits, its tick is already due, and the next timer pass answers.
 TEST_F(Store, DeadlineSoonWithOnlyPausedReadyJobsComesFromTheNextTimerPass) {
   Client& c = connect();
-  Client& p = connect();
-  std::uint64_t held = put(c, 100, 0, 5);
-  ASSERT_EQ(reserve(c), Outcomes{reserved(held)});
-  store.use(p.session, "paused");
-  put(p);
-  ASSERT_TRUE(store.pause_tube("paused", 100));
-  store.watch(c.session, "paused");
-  clock.advance(4 * kSecond + kSecond / 2);
+  const std::uint64_t held = hold_into_last_second_beside_a_paused_ready_job(c);
   EXPECT_EQ(reserve(c), Outcomes{});
   EXPECT_LE(store.next_timer(), clock.now());
   store.process_timers();
@@ -644,16 +651,10 @@ TEST_F(Store, DeadlineSoonWithOnlyPausedReadyJobsComesFromTheNextTimerPass) {
 // before the timeout.
 TEST_F(Store, ReserveWithTimeoutZeroTellsDeadlineSoonPastOnlyPausedReadyJobs) {
   Client& c = connect();
-  Client& p = connect();
-  std::uint64_t held = put(c, 100, 0, 5);
-  ASSERT_EQ(reserve(c), Outcomes{reserved(held)});
-  store.use(p.session, "paused");
-  put(p);
-  ASSERT_TRUE(store.pause_tube("paused", 100));
-  store.watch(c.session, "paused");
-  clock.advance(4 * kSecond + kSecond / 2);
+  const std::uint64_t held = hold_into_last_second_beside_a_paused_ready_job(c);
   EXPECT_EQ(reserve(c, 0), Outcomes{kDeadlineSoon});
   EXPECT_FALSE(c.session.waiting);
+  EXPECT_EQ(state_of(held), JobState::Reserved);
 }
 
 TEST_F(Store, AWaitingSessionGetsDeadlineSoonWhenItsHeldJobEntersTheLastSecond) {

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -157,6 +158,7 @@ class FullDisk : public ::testing::Test {
       ASSERT_EQ(reply.rfind("INSERTED ", 0), 0u) << reply;
       acked.emplace_back(std::stoull(reply.substr(9)), body);
     }
+    ASSERT_FALSE(held_body.empty()) << "the disk never filled";
     ASSERT_GT(acked.size(), 50u);
     EXPECT_NE(read_file(log_path_).find("No space left on device"), std::string::npos)
         << read_file(log_path_);
@@ -178,74 +180,72 @@ class FullDiskPolicy : public FullDisk, public ::testing::WithParamInterface<con
     if (policy == "-F") args.push_back("-F");
     return args;
   }
+
+  // Starts the server with this policy's flags (server_, on port_) and
+  // fills its disk through producer_ until a put is held.
+  void start_and_fill_until_a_put_is_held() {
+    port_ = free_port();
+    const pid_t pid = start_server(args_for_policy(), port_);
+    ASSERT_GT(pid, 0) << read_file(log_path_);
+    server_ = std::make_unique<ProcessGuard>(pid);
+    producer_ = std::make_unique<Client>(port_);
+    ASSERT_NO_FATAL_FAILURE(fill_until_a_put_is_held(*producer_, acked_, held_body_));
+  }
+
+  int port_ = 0;
+  std::unique_ptr<ProcessGuard> server_;
+  std::unique_ptr<Client> producer_;
+  std::vector<std::pair<std::uint64_t, std::string>> acked_;
+  std::string held_body_;
 };
 
 TEST_P(FullDiskPolicy, ChangesAreRefusedUntilSpaceReturnsAndNothingAcknowledgedIsLost) {
-  const std::vector<std::string> args = args_for_policy();
-  const int port = free_port();
-  const pid_t pid = start_server(args, port);
-  ASSERT_GT(pid, 0) << read_file(log_path_);
-  ProcessGuard server(pid);
-
-  std::vector<std::pair<std::uint64_t, std::string>> acked;
-  std::string held_body;
-  Client producer(port);
-  fill_until_a_put_is_held(producer, acked, held_body);
-  ASSERT_FALSE(held_body.empty()) << "the disk never filled";
+  ASSERT_NO_FATAL_FAILURE(start_and_fill_until_a_put_is_held());
 
   // Full: other changes are refused at once and leave nothing half done;
   // reads keep working.
-  Client other(port);
-  const std::string first = std::to_string(acked.front().first);
+  Client other(port_);
+  const std::string first = std::to_string(acked_.front().first);
   EXPECT_EQ(put(other, "one more"), "OUT_OF_MEMORY");
   other.send("delete " + first + "\r\n");
   EXPECT_EQ(other.line(), "OUT_OF_MEMORY");
   other.send("peek " + first + "\r\n");
   EXPECT_EQ(other.line(), "FOUND " + first + " 1000");
-  EXPECT_EQ(other.bytes(1002), acked.front().second + "\r\n");
+  EXPECT_EQ(other.bytes(1002), acked_.front().second + "\r\n");
 
   // Space returns: the held put is acknowledged and changes are accepted
   // again, without a restart.
   ASSERT_EQ(unlink(filler_.c_str()), 0);
-  ASSERT_TRUE(producer.readable(5000)) << read_file(log_path_);
-  const std::string late = producer.line();
+  ASSERT_TRUE(producer_->readable(5000)) << read_file(log_path_);
+  const std::string late = producer_->line();
   ASSERT_EQ(late.rfind("INSERTED ", 0), 0u) << late;
-  acked.emplace_back(std::stoull(late.substr(9)), held_body);
+  acked_.emplace_back(std::stoull(late.substr(9)), held_body_);
   const std::string reply = put(other, "after space returned");
   ASSERT_EQ(reply.rfind("INSERTED ", 0), 0u) << reply;
-  acked.emplace_back(std::stoull(reply.substr(9)), "after space returned");
+  acked_.emplace_back(std::stoull(reply.substr(9)), "after space returned");
   other.send("delete " + first + "\r\n");
   EXPECT_EQ(other.line(), "DELETED");
-  acked.erase(acked.begin());
+  acked_.erase(acked_.begin());
   EXPECT_NE(read_file(log_path_).find("writable again"), std::string::npos) << read_file(log_path_);
-  server.stop(SIGTERM);
+  server_->stop(SIGTERM);
 
   // After a restart every acknowledged job is there, byte for byte, and
   // nothing else.
-  expect_jobs_after_restart(args, acked);
+  expect_jobs_after_restart(args_for_policy(), acked_);
 }
 
 // Stopped while full: the change the log could not write was never
 // acknowledged, the log says it is lost, and everything acknowledged comes
 // back.
 TEST_P(FullDiskPolicy, AStopWhileFullLosesOnlyWhatWasNeverAcknowledged) {
-  const std::vector<std::string> args = args_for_policy();
-  const int port = free_port();
-  const pid_t pid = start_server(args, port);
-  ASSERT_GT(pid, 0) << read_file(log_path_);
-  ProcessGuard server(pid);
-  std::vector<std::pair<std::uint64_t, std::string>> acked;
-  std::string held_body;
-  Client producer(port);
-  fill_until_a_put_is_held(producer, acked, held_body);
-  ASSERT_FALSE(held_body.empty()) << "the disk never filled";
-  server.stop(SIGTERM);
-  EXPECT_EQ(producer.line(), "");  // closed without an answer
+  ASSERT_NO_FATAL_FAILURE(start_and_fill_until_a_put_is_held());
+  server_->stop(SIGTERM);
+  EXPECT_EQ(producer_->line(), "");  // closed without an answer
   EXPECT_NE(read_file(log_path_).find("the last 1 changes were not written"), std::string::npos)
       << read_file(log_path_);
   // Room for the restart's new log file.
   ASSERT_EQ(unlink(filler_.c_str()), 0);
-  expect_jobs_after_restart(args, acked);
+  expect_jobs_after_restart(args_for_policy(), acked_);
 }
 
 std::string policy_name(const ::testing::TestParamInfo<const char*>& policy) {
