@@ -718,12 +718,7 @@ void Wal::on_timer() {
   const Nanos now = clock_->now();
   if (failed_) {
     if (now < retry_at_) return;
-    // Only removals can still run there: a failure drops the queued syncs.
-    if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
-    failed_ = false;
-    refill();
-    if (!failed_) write_pending();
-    if (!failed_ && needs_sync()) sync_now();
+    write_everything_again();
     if (failed_) {
       retry_at_ = now + kRetryInterval;
     } else {
@@ -741,15 +736,27 @@ void Wal::on_timer() {
   }
 }
 
-void Wal::close() {
-  if (!opened_) return;
-  opened_ = false;
+// Clears a failure and tries again what it left undone: fills, writes, and
+// the sync the policy asks for. Sets failed_ again if any of it fails.
+void Wal::write_everything_again() {
+  // Only removals can still run there: a failure drops the queued syncs.
   if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
-  // A failure may have passed since the last retry (space freed): one more.
   failed_ = false;
   refill();
   if (!failed_) write_pending();
   if (!failed_ && needs_sync()) sync_now();
+}
+
+void Wal::close() {
+  if (!opened_) return;
+  opened_ = false;
+  // Also after a failure: it may have passed since the last retry (space
+  // freed).
+  write_everything_again();
+  // The fills of large records just handed to the sync thread (-F syncs
+  // nothing, so nothing above waited for them): their puts are answered
+  // once they are done.
+  if (sync_thread_ && !failed_) handle_sync_result(sync_thread_->wait_idle());
   if (!failed_) {
     release_preallocation();
     spdlog::info("write-ahead log synced ({} records written)", stats_.records_written);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +23,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -1301,6 +1303,24 @@ TEST_F(WalTest, AFailedSyncOfAClosedFileWritesItsRecordsAgainWhereTheyWere) {
 // -f MS: the placed records filled) reaches `sequence`.
 void wait_placed(Instance& inst, std::uint64_t sequence) {
   EXPECT_TRUE(pump_sync_thread(inst, [&] { return inst.wal.reply_watermark() >= sequence; }));
+}
+
+// A graceful stop under -F (which syncs nothing, so no sync waits for the
+// sync thread) still waits for the fill of a large record put in its last
+// turn: the put is answered, and the log is whole, when close returns.
+TEST_F(WalTest, CloseWaitsForTheFillOfALargeRecordEvenUnsynced) {
+  auto a = start(threaded_options(8 << 20, SyncPolicy::Never));
+  put(*a, std::string(kBodyPlacedFrom + 5, 'L'));
+  const std::uint64_t large_seq = a->wal.hold_sequence_for_change();
+  ASSERT_LT(a->wal.reply_watermark(), large_seq);
+  fs_.hold_writes_at = true;  // the fill waits until the close is under way
+  std::thread release([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fs_.hold_writes_at = false;
+  });
+  a->wal.close();
+  release.join();
+  EXPECT_GE(a->wal.reply_watermark(), large_seq);
 }
 
 // A body from kBodyPlacedFrom on is written in two steps: the loop writes a

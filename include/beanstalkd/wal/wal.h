@@ -291,6 +291,7 @@ class Wal final : public Journal {
   void delete_doomed();
 
   void write_pending();
+  void write_everything_again();
   bool write_header(std::uint32_t index);
   void zero_ahead();
   bool open_file(std::uint32_t index);
