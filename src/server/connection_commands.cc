@@ -67,7 +67,10 @@ void Connection::run(const protocol::Command& cmd) {
       return;
     }
     case Op::Delete:
-      if (refuse_change()) return;
+      if (!server_.deletes_allowed()) {
+        reply("OUT_OF_MEMORY\r\n");
+        return;
+      }
       reply(store.delete_job(session_, cmd.id) ? "DELETED\r\n" : "NOT_FOUND\r\n");
       hold_for_log();
       return;

@@ -95,14 +95,70 @@ JobRecord Wal::to_record(const Job& job) const {
   return r;
 }
 
+// Where the current file's reserve for deletes starts: a record that would
+// reach past it goes to the next file.
+std::uint64_t Wal::rotation_point() const {
+  return options_.file_size - options_.file_size / kDeleteReserveShare;
+}
+
 void Wal::reserve_room(std::size_t size) {
-  if (append_size_ + size > options_.file_size && append_size_ > kFileHeaderSize) {
+  const bool fits_file = append_size_ + size <= options_.file_size;
+  // Full, only deletes arrive (accepts_deletes checked their room).
+  if (full_ && fits_file) {
+    append_size_ += size;
+    return;
+  }
+  if (append_size_ + size > rotation_point() && append_size_ > kFileHeaderSize) {
+    // No room on the disk for the next file: the record takes the reserve,
+    // and from now on only deletes do. A record too large for the reserve
+    // goes on to the next file regardless, whose creation then fails again
+    // at the write, holding its reply until a retry succeeds.
+    if (!prepare_file(append_index_ + 1) && fits_file) {
+      append_size_ += size;
+      return;
+    }
     ++append_index_;
     files_[append_index_].path = options_.dir + "/" + file_name(append_index_);
     append_size_ = kFileHeaderSize;
     if (!compacting_) compact();
   }
   append_size_ += size;
+}
+
+// Creates and preallocates log file `index` before any record is assigned
+// to it, while the current file still has its reserve: a disk too full for
+// it leaves the log full (full_), not failed. It is opened for writing, its
+// header written, once the records before it are (open_file).
+bool Wal::prepare_file(std::uint32_t index) {
+  auto it = files_.find(index);
+  if (it != files_.end() && (it->second.prepared || it->second.writer)) return true;
+  const std::string path = options_.dir + "/" + file_name(index);
+  std::unique_ptr<WritableFile> created;
+  if (int rc = create_preallocated(path, created); rc != 0) {
+    ++stats_.write_failures;
+    full_ = true;
+    report_failure("creating " + path + ": " + std::strerror(rc),
+                   "refusing changes except delete (put answers OUT_OF_MEMORY) and "
+                   "retrying every second; deletes go into the current file's reserve");
+    return false;
+  }
+  LogFile& file = files_[index];
+  file.path = path;
+  file.prepared = std::move(created);
+  file.created_durably = false;  // see open_file
+  return true;
+}
+
+// A new, empty file of -s bytes of allocated space; nothing left behind on
+// failure.
+int Wal::create_preallocated(const std::string& path, std::unique_ptr<WritableFile>& out) {
+  int rc = fs_.create(path, out);
+  if (rc == 0) rc = out->preallocate(options_.file_size);
+  if (rc != 0) {
+    out.reset();
+    fs_.remove(path);
+  }
+  return rc;
 }
 
 Wal::Chunk& Wal::chunk_for_append(std::size_t record_size) {
@@ -245,10 +301,10 @@ Job* Wal::record_put(Job* job) {
 }
 
 void Wal::record_update(Job& job) {
-  // While failed the server refuses changes; what still arrives here is a
-  // counter-only update (a reserve or a timeout), which a restart does not
-  // need: a reserved job comes back ready anyway.
-  if (failed_) return;
+  // While failed or full the server refuses changes; what still arrives
+  // here is a counter-only update (a reserve or a timeout), which a restart
+  // does not need: a reserved job comes back ready anyway.
+  if (failed_ || full_) return;
   reserve_room(kJobUpdateRecordSize);
   encode_job_update(to_record(job), chunk_for_append(kJobUpdateRecordSize).bytes);
   note_appended();
@@ -274,11 +330,13 @@ void Wal::compact() {
     if (index >= current_index_ || index == append_index_) break;
     if (disk_bytes() <= 2 * live_bytes() + 2 * options_.file_size) break;
     const std::uint32_t oldest_index = index;
-    IdRuns staying;  // their bodies could not be read back
+    // Their bodies could not be read back, or the log became full: the
+    // reserve is for deletes, not copies.
+    IdRuns staying;
     oldest.job_ids.for_each([&](std::uint64_t id) {
       Job* job = store_->find_job(id);
       if (!job || job->wal_file != oldest_index) return;
-      if (append_full(*job)) {
+      if (!full_ && append_full(*job)) {
         ++stats_.records_migrated;
       } else {
         staying.push_back(id);
@@ -345,12 +403,9 @@ void Wal::delete_doomed() {
 bool Wal::open_file(std::uint32_t index) {
   LogFile& file = files_[index];
   file.path = options_.dir + "/" + file_name(index);
-  std::unique_ptr<WritableFile> created;
-  int rc = fs_.create(file.path, created);
-  if (rc == 0) rc = created->preallocate(options_.file_size);
+  std::unique_ptr<WritableFile> created = std::move(file.prepared);
+  int rc = created ? 0 : create_preallocated(file.path, created);
   if (rc != 0) {
-    created.reset();
-    fs_.remove(file.path);
     ++stats_.write_failures;
     fail("creating " + file.path, rc);
     return false;
@@ -682,21 +737,23 @@ void Wal::on_sync_done() {
 // while it lasts (FailureEpisode); the retries in between, one a second,
 // stay quiet.
 void Wal::fail(const std::string& what, int error) {
-  const Nanos now = clock_->now();
-  std::string failure = what + ": " + std::strerror(error);
-  retry_at_ = now + kRetryInterval;
   failure_error_ = error;
+  failed_ = true;
+  report_failure(what + ": " + std::strerror(error),
+                 "refusing changes (put answers OUT_OF_MEMORY) and retrying every second");
+}
+
+// Logs a failure (failed_ or full_, already set) and schedules its retry.
+void Wal::report_failure(std::string failure, const char* consequence) {
+  const Nanos now = clock_->now();
+  retry_at_ = now + kRetryInterval;
   if (opening_) {
     failure_ = std::move(failure);
-    failed_ = true;
     return;
   }
   switch (failure_episode_.failed(now, failure != failure_)) {
     case FailureEpisode::Report::Start:
-      spdlog::error(
-          "write-ahead log failed {}; refusing changes (put answers OUT_OF_MEMORY) "
-          "and retrying every second",
-          failure);
+      spdlog::error("write-ahead log failed {}; {}", failure, consequence);
       break;
     case FailureEpisode::Report::Reminder:
       spdlog::error("write-ahead log still failing after {} s ({} retries): {}",
@@ -707,19 +764,20 @@ void Wal::fail(const std::string& what, int error) {
       break;
   }
   failure_ = std::move(failure);
-  failed_ = true;
 }
 
 Nanos Wal::next_deadline() const {
-  return failed_ ? retry_at_ : interval_sync_at_;
+  if (failed_) return retry_at_;
+  // Full, the deletes it accepts are synced as usual.
+  return full_ ? std::min(retry_at_, interval_sync_at_) : interval_sync_at_;
 }
 
 void Wal::on_timer() {
   const Nanos now = clock_->now();
-  if (failed_) {
-    if (now < retry_at_) return;
-    write_everything_again();
-    if (failed_) {
+  if ((failed_ || full_) && now >= retry_at_) {
+    if (failed_) write_everything_again();
+    if (!failed_ && full_ && prepare_file(append_index_ + 1)) full_ = false;
+    if (failed_ || full_) {
       retry_at_ = now + kRetryInterval;
     } else {
       const Nanos lasted = failure_episode_.end(now);
@@ -728,8 +786,8 @@ void Wal::on_timer() {
           static_cast<double>(lasted) / kNanosPerSecond, failure_episode_.retries());
       failure_.clear();
     }
-    return;
   }
+  if (failed_) return;
   if (interval_sync_at_ != kNoTimer && now >= interval_sync_at_) {
     interval_sync_at_ = kNoTimer;
     maybe_start_sync();
@@ -757,6 +815,12 @@ void Wal::close() {
   // nothing, so nothing above waited for them): their puts are answered
   // once they are done.
   if (sync_thread_ && !failed_) handle_sync_result(sync_thread_->wait_idle());
+  // A file created ahead of records that never came (prepare_file).
+  for (auto& [index, file] : files_) {
+    if (!file.prepared) continue;
+    file.prepared.reset();
+    fs_.remove(file.path);
+  }
   if (!failed_) {
     release_preallocation();
     spdlog::info("write-ahead log synced ({} records written)", stats_.records_written);

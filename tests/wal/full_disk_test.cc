@@ -1,8 +1,10 @@
 // A real full disk, end to end: the built server logs to a small tmpfs that
-// runs out of space. Puts and deletes it cannot record are refused
-// (OUT_OF_MEMORY) and the log says why, reads keep working, changes are
-// accepted again once space returns, and after a restart every acknowledged
-// job is there, byte for byte. (The fault-injection tests in wal_test.cc
+// runs out of space. Once the log has no room for its next file, changes
+// are refused (OUT_OF_MEMORY) and the log says why, except deletes, which go
+// into the current file's reserve, so consumers can drain the queue and free
+// the disk; reads keep working, changes are accepted again once space
+// returns, and after a restart every acknowledged job is there, byte for
+// byte, and no deleted one. (The fault-injection tests in wal_test.cc
 // cover the same failures through the file-system seam; this one runs the
 // real system calls.) Mounting needs root: the test skips without it.
 #include <gtest/gtest.h>
@@ -137,31 +139,35 @@ class FullDisk : public ::testing::Test {
     restarted.stop(SIGTERM);
   }
 
-  // Fills the disk with 1,000-byte jobs, one put at a time. The put whose
-  // record meets the full disk is not acknowledged: its reply waits until
-  // the record is written (or durable, with -f 0). Returns that put's body
-  // in `held_body`.
-  void fill_until_a_put_is_held(Client& producer,
-                                std::vector<std::pair<std::uint64_t, std::string>>& acked,
-                                std::string& held_body) {
-    ASSERT_TRUE(producer.ok());
+  // Fills the disk with jobs of `body_size` bytes, one put at a time, until
+  // one is not acknowledged at once. Jobs small enough for the reserve of
+  // the file being written fill it and then puts are refused: returns
+  // "OUT_OF_MEMORY". A job too large for the reserve goes to a next file the
+  // disk has no room for (even once the current file gave back its unused
+  // end); its reply waits until the record is written (or durable, with -f
+  // 0): returns "" and that put's body in `held_body`.
+  std::string fill_disk(Client& producer, std::size_t body_size,
+                        std::vector<std::pair<std::uint64_t, std::string>>& acked,
+                        std::string& held_body) {
+    EXPECT_TRUE(producer.ok());
     for (int i = 0; i < 2000; ++i) {
       std::string body =
-          std::to_string(i) + ":" + std::string(994, static_cast<char>('a' + i % 26));
-      body.resize(1000, '.');
-      producer.send("put 0 0 60 1000\r\n" + body + "\r\n");
+          std::to_string(i) + ":" + std::string(body_size - 6, static_cast<char>('a' + i % 26));
+      body.resize(body_size, '.');
+      producer.send("put 0 0 60 " + std::to_string(body_size) + "\r\n" + body + "\r\n");
       if (!producer.readable(1000)) {
         held_body = body;
         break;
       }
       const std::string reply = producer.line();
-      ASSERT_EQ(reply.rfind("INSERTED ", 0), 0u) << reply;
+      if (reply == "OUT_OF_MEMORY") break;
+      EXPECT_EQ(reply.rfind("INSERTED ", 0), 0u) << reply;
+      if (reply.rfind("INSERTED ", 0) != 0) return reply;
       acked.emplace_back(std::stoull(reply.substr(9)), body);
     }
-    ASSERT_FALSE(held_body.empty()) << "the disk never filled";
-    ASSERT_GT(acked.size(), 50u);
     EXPECT_NE(read_file(log_path_).find("No space left on device"), std::string::npos)
         << read_file(log_path_);
+    return held_body.empty() ? "OUT_OF_MEMORY" : "";
   }
 
   SmallDisk disk_{4 << 20};
@@ -169,8 +175,7 @@ class FullDisk : public ::testing::Test {
 };
 
 // Under every sync policy: with -f 0 a put is acknowledged once its record
-// is synced; with -f 50 and -F once it is written, so a record a failed
-// write (here, creating the next file) left unwritten holds its reply too.
+// is synced; with -f 50 and -F once it is written.
 class FullDiskPolicy : public FullDisk, public ::testing::WithParamInterface<const char*> {
  protected:
   std::vector<std::string> args_for_policy() const {
@@ -182,14 +187,26 @@ class FullDiskPolicy : public FullDisk, public ::testing::WithParamInterface<con
   }
 
   // Starts the server with this policy's flags (server_, on port_) and
-  // fills its disk through producer_ until a put is held.
-  void start_and_fill_until_a_put_is_held() {
+  // fills its disk through producer_ with jobs of `body_size` bytes; see
+  // fill_disk.
+  std::string start_and_fill(std::size_t body_size) {
     port_ = free_port();
     const pid_t pid = start_server(args_for_policy(), port_);
-    ASSERT_GT(pid, 0) << read_file(log_path_);
+    EXPECT_GT(pid, 0) << read_file(log_path_);
+    if (pid <= 0) return "no server";
     server_ = std::make_unique<ProcessGuard>(pid);
     producer_ = std::make_unique<Client>(port_);
-    ASSERT_NO_FATAL_FAILURE(fill_until_a_put_is_held(*producer_, acked_, held_body_));
+    return fill_disk(*producer_, body_size, acked_, held_body_);
+  }
+
+  // Deletes the oldest `count` acknowledged jobs through `c`, each DELETED.
+  void delete_oldest(Client& c, std::size_t count) {
+    ASSERT_LE(count, acked_.size());
+    for (std::size_t i = 0; i < count; ++i) {
+      c.send("delete " + std::to_string(acked_[i].first) + "\r\n");
+      ASSERT_EQ(c.line(), "DELETED") << "job " << acked_[i].first;
+    }
+    acked_.erase(acked_.begin(), acked_.begin() + static_cast<std::ptrdiff_t>(count));
   }
 
   int port_ = 0;
@@ -199,22 +216,86 @@ class FullDiskPolicy : public FullDisk, public ::testing::WithParamInterface<con
   std::string held_body_;
 };
 
-TEST_P(FullDiskPolicy, ChangesAreRefusedUntilSpaceReturnsAndNothingAcknowledgedIsLost) {
-  ASSERT_NO_FATAL_FAILURE(start_and_fill_until_a_put_is_held());
+// 1,000-byte jobs (the reserve of a 64 KiB file is 8 KiB): the put that
+// finds no room for the next file is the last one accepted. From then on
+// only deletes are; a consumer that deletes the oldest jobs makes their
+// files obsolete, their removal frees the disk, and the log takes every
+// change again by itself, with no space freed by hand.
+TEST_P(FullDiskPolicy, ConsumersDrainAFullLogAndFreeItsDisk) {
+  ASSERT_EQ(start_and_fill(1000), "OUT_OF_MEMORY");
+  ASSERT_GT(acked_.size(), 50u);
+  EXPECT_NE(read_file(log_path_).find("refusing changes except delete"), std::string::npos)
+      << read_file(log_path_);
 
-  // Full: other changes are refused at once and leave nothing half done;
-  // reads keep working.
+  // Full: changes other than delete are refused and leave nothing half
+  // done; reads and reserves keep working.
+  Client consumer(port_);
+  EXPECT_EQ(put(consumer, "one more"), "OUT_OF_MEMORY");
+  const std::string first = std::to_string(acked_.front().first);
+  consumer.send("peek " + first + "\r\n");
+  EXPECT_EQ(consumer.line(), "FOUND " + first + " 1000");
+  EXPECT_EQ(consumer.bytes(1002), acked_.front().second + "\r\n");
+  consumer.send("reserve-with-timeout 0\r\n");
+  ASSERT_EQ(consumer.line(), "RESERVED " + first + " 1000");
+  EXPECT_EQ(consumer.bytes(1002), acked_.front().second + "\r\n");
+  consumer.send("release " + first + " 0 0\r\n");
+  EXPECT_EQ(consumer.line(), "OUT_OF_MEMORY");
+  consumer.send("bury " + first + " 0\r\n");
+  EXPECT_EQ(consumer.line(), "OUT_OF_MEMORY");
+  consumer.send("kick 10\r\n");
+  EXPECT_EQ(consumer.line(), "OUT_OF_MEMORY");
+
+  // The consumer drains the oldest half; the log frees their files and
+  // creates its next one.
+  ASSERT_NO_FATAL_FAILURE(delete_oldest(consumer, acked_.size() / 2));
+  std::string reply;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    reply = put(*producer_, "after the drain");
+    if (reply != "OUT_OF_MEMORY") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(reply.rfind("INSERTED ", 0), 0u) << reply << "\n" << read_file(log_path_);
+  acked_.emplace_back(std::stoull(reply.substr(9)), "after the drain");
+  EXPECT_NE(read_file(log_path_).find("writable again"), std::string::npos) << read_file(log_path_);
+  server_->stop(SIGTERM);
+
+  // After a restart every acknowledged job is there, byte for byte, and
+  // none of the deleted ones.
+  expect_jobs_after_restart(args_for_policy(), acked_);
+}
+
+// Deletes accepted while the log is full are recorded: a stop before the
+// disk has room again loses nothing, and they stay deleted.
+TEST_P(FullDiskPolicy, DeletesAcceptedWhileFullSurviveAStop) {
+  ASSERT_EQ(start_and_fill(1000), "OUT_OF_MEMORY");
+  ASSERT_GT(acked_.size(), 50u);
+  Client consumer(port_);
+  ASSERT_NO_FATAL_FAILURE(delete_oldest(consumer, 5));
+  server_->stop(SIGTERM);
+  EXPECT_EQ(read_file(log_path_).find("not written"), std::string::npos) << read_file(log_path_);
+  // Room for the restart's new log file.
+  ASSERT_EQ(unlink(filler_.c_str()), 0);
+  expect_jobs_after_restart(args_for_policy(), acked_);
+}
+
+// 60,000-byte jobs, too large for a file's reserve, one to a file: the put
+// that finds no room for the next file is not acknowledged until its record
+// is written,
+// changes (deletes too: the log failed) are refused meanwhile, and once
+// space returns the put is answered and changes accepted, without a restart.
+TEST_P(FullDiskPolicy, ARecordTheDiskCannotTakeIsAcknowledgedOnlyOnceSpaceReturns) {
+  ASSERT_EQ(start_and_fill(60000), "");
+  ASSERT_GE(acked_.size(), 2u);
+
   Client other(port_);
   const std::string first = std::to_string(acked_.front().first);
   EXPECT_EQ(put(other, "one more"), "OUT_OF_MEMORY");
   other.send("delete " + first + "\r\n");
   EXPECT_EQ(other.line(), "OUT_OF_MEMORY");
   other.send("peek " + first + "\r\n");
-  EXPECT_EQ(other.line(), "FOUND " + first + " 1000");
-  EXPECT_EQ(other.bytes(1002), acked_.front().second + "\r\n");
+  EXPECT_EQ(other.line(), "FOUND " + first + " 60000");
+  EXPECT_EQ(other.bytes(60002), acked_.front().second + "\r\n");
 
-  // Space returns: the held put is acknowledged and changes are accepted
-  // again, without a restart.
   ASSERT_EQ(unlink(filler_.c_str()), 0);
   ASSERT_TRUE(producer_->readable(5000)) << read_file(log_path_);
   const std::string late = producer_->line();
@@ -229,21 +310,17 @@ TEST_P(FullDiskPolicy, ChangesAreRefusedUntilSpaceReturnsAndNothingAcknowledgedI
   EXPECT_NE(read_file(log_path_).find("writable again"), std::string::npos) << read_file(log_path_);
   server_->stop(SIGTERM);
 
-  // After a restart every acknowledged job is there, byte for byte, and
-  // nothing else.
   expect_jobs_after_restart(args_for_policy(), acked_);
 }
 
-// Stopped while full: the change the log could not write was never
-// acknowledged, the log says it is lost, and everything acknowledged comes
-// back.
+// Stopped while a record is unwritten: that change was never acknowledged,
+// the log says it is lost, and everything acknowledged comes back.
 TEST_P(FullDiskPolicy, AStopWhileFullLosesOnlyWhatWasNeverAcknowledged) {
-  ASSERT_NO_FATAL_FAILURE(start_and_fill_until_a_put_is_held());
+  ASSERT_EQ(start_and_fill(60000), "");
   server_->stop(SIGTERM);
   EXPECT_EQ(producer_->line(), "");  // closed without an answer
   EXPECT_NE(read_file(log_path_).find("the last 1 changes were not written"), std::string::npos)
       << read_file(log_path_);
-  // Room for the restart's new log file.
   ASSERT_EQ(unlink(filler_.c_str()), 0);
   expect_jobs_after_restart(args_for_policy(), acked_);
 }

@@ -694,6 +694,52 @@ TEST_F(WalTest, AFullDiskWhenStartingAFileRecoversWhenSpaceReturns) {
   EXPECT_EQ(b->report.jobs, 8u);
 }
 
+// No room for the next file: the put that found out goes into the current
+// file's reserve, and from then on only deletes do, as long as they fit;
+// once the next file can be created the log takes every change again.
+TEST_F(WalTest, AFullLogTakesDeletesIntoItsReserveUntilTheNextFileCanBeCreated) {
+  WalOptions o = options();
+  o.file_size = 8192;  // a reserve of 1 KiB, about 60 deletes; some 70 jobs
+  auto a = start(o);
+  fs_.fail_all_creates = ENOSPC;
+  std::vector<std::uint64_t> ids;
+  while (a->wal.healthy() && ids.size() < 200) {
+    ids.push_back(put(*a, std::string(16, 'x')));
+    a->wal.flush();
+  }
+  ASSERT_FALSE(a->wal.healthy());
+  EXPECT_NE(a->wal.failure().find("No space left"), std::string::npos);
+  EXPECT_EQ(wal_files(), (std::vector<std::string>{"lock", Wal::file_name(1)}));
+
+  std::size_t deleted = 0;
+  while (a->wal.accepts_deletes() && deleted < ids.size()) {
+    ASSERT_TRUE(a->store.delete_job(a->session, ids[deleted]));
+    ++deleted;
+    a->wal.flush();
+  }
+  EXPECT_GE(deleted, 50u);  // the reserve, less what the last put took of it
+  EXPECT_LT(deleted, ids.size());
+  EXPECT_TRUE(a->wal.accepts_deletes() == false);
+  EXPECT_LE(fs::file_size(path(Wal::file_name(1))), o.file_size);
+
+  fs_.fail_all_creates = 0;
+  a->clock.advance(kNanosPerSecond);
+  a->wal.on_timer();
+  EXPECT_TRUE(a->wal.healthy());
+  EXPECT_TRUE(a->wal.accepts_deletes());
+  const std::uint64_t later = put(*a, "after the disk had room again");
+  a->wal.flush();
+  EXPECT_TRUE(a->wal.healthy());
+  a.reset();
+  fs_.power_loss();
+
+  auto b = start(o);
+  EXPECT_EQ(b->report.jobs, ids.size() - deleted + 1);
+  EXPECT_EQ(b->store.find_job(ids[deleted - 1]), nullptr);
+  EXPECT_NE(b->store.find_job(ids[deleted]), nullptr);
+  EXPECT_NE(b->store.find_job(later), nullptr);
+}
+
 TEST_F(WalTest, PowerLossDropsOnlyWhatWasNotYetSynced) {
   WalOptions o = options(SyncPolicy::Interval);
   o.sync_interval = 50 * 1000 * 1000;

@@ -87,6 +87,10 @@ class Server {
   void connection_closed(Connection* connection);
   // False while the log cannot persist changes: change commands are refused.
   bool changes_allowed() const { return !wal_ || wal_->healthy(); }
+  // Deletes are refused only when the log cannot record them: while it is
+  // full they still go into the reserve of its current file, so consumers
+  // can drain the queue and free the disk.
+  bool deletes_allowed() const { return !wal_ || wal_->accepts_deletes(); }
   // A reply reporting a change waits until reply_watermark() reaches the
   // sequence hold_sequence() gave right after the change: with -f 0 until
   // the change is durable; otherwise only a put of a large body, until its

@@ -18,6 +18,15 @@
 // false) and retries every second, rewriting everything since the last good
 // sync, until the disk takes it again.
 //
+// Each file keeps its last eighth for deletes (kDeleteReserveShare): the
+// next file is created, and preallocated, when a record would reach into
+// that reserve. If the disk has no room for it the log is full: it refuses
+// every change but delete, whose records go into the reserve, so consumers
+// can still drain the queue; their deletes make old files obsolete, and
+// removing those frees the space the next file needs (the reference
+// reserves log space for each job's delete at its put, for the same
+// reason). The creation is retried every second.
+//
 // Jobs leave their bodies in the log (Job::body_in_log), both those put while
 // it runs and those recovered at start-up: a body is read back, checksum
 // verified, when a client reserves or peeks the job, so memory holds the
@@ -106,6 +115,11 @@ struct RecoveryReport {
 inline constexpr std::size_t kBodyKeptInLogFrom = 16;
 inline constexpr std::size_t kBodyKeptInLogUpTo = std::size_t{256} * 1024;
 
+// The share of each file (1/N) kept for deletes while the disk has no room
+// for the next file: with the default -s of 10 MiB, 1.25 MiB, about 77,000
+// deletes; a file of 100-byte jobs holds some 49,000.
+inline constexpr std::uint64_t kDeleteReserveShare = 8;
+
 inline bool keeps_body(std::size_t body_size, std::uint64_t record_offset) {
   return body_size >= kBodyKeptInLogFrom && body_size <= kBodyKeptInLogUpTo &&
          record_offset <= Job::kMaxLogOffset;
@@ -132,8 +146,15 @@ class Wal final : public Journal {
   void record_delete(Job& job) override;
   bool copy_body(const Job& job, char* dest) override;
 
-  // False after a write or sync failure, until a retry succeeds.
-  bool healthy() const { return !failed_; }
+  // False after a write or sync failure, until a retry succeeds, and while
+  // the log is full (no room on the disk for its next file).
+  bool healthy() const { return !failed_ && !full_; }
+  // Deletes are also accepted while the log is full, as long as the current
+  // file's reserve has room for their records.
+  bool accepts_deletes() const {
+    return !failed_ && (!full_ || append_size_ + kJobDeleteRecordSize <= options_.file_size);
+  }
+  // Why the log is not healthy.
   const std::string& failure() const { return failure_; }
 
   // Writes what was recorded and syncs per policy: at the end of each loop
@@ -213,6 +234,9 @@ class Wal final : public Journal {
     // Found damaged at start-up: once obsolete it is renamed *.damaged by
     // recovery, never deleted (collect_obsolete_files leaves it alone).
     bool damaged = false;
+    // Created and preallocated when the first record was assigned to it
+    // (prepare_file), not yet opened for writing (open_file).
+    std::unique_ptr<WritableFile> prepared;
   };
   // Keeps a job's body in memory (Job::pin) for as long as it lives.
   class BodyPin {
@@ -280,6 +304,9 @@ class Wal final : public Journal {
   void refill();
   void detach_from_file(Job& job);
   void reserve_room(std::size_t size);
+  std::uint64_t rotation_point() const;
+  bool prepare_file(std::uint32_t index);
+  int create_preallocated(const std::string& path, std::unique_ptr<WritableFile>& out);
   // Call right after reserve_room(record_size).
   Chunk& chunk_for_append(std::size_t record_size);
   int read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t size,
@@ -306,6 +333,7 @@ class Wal final : public Journal {
   void sync_now();
   void note_sync_latency(std::int64_t nanos);
   void fail(const std::string& what, int error);
+  void report_failure(std::string failure, const char* consequence);
 
   FileSystem& fs_;
   WalOptions options_;
@@ -337,6 +365,9 @@ class Wal final : public Journal {
   Nanos last_sync_start_ = 0;
   Nanos interval_sync_at_ = kNoTimer;
   bool failed_ = false;
+  // The disk had no room for the next file: only deletes are accepted, into
+  // the current file's reserve, until a retry creates it.
+  bool full_ = false;
   std::string failure_;
   int failure_error_ = 0;  // the errno of failure_
   // In open(): a failure ends the start with an error of its own, so fail()
