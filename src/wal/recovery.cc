@@ -351,6 +351,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
   }
   collect_obsolete_files();
   delete_doomed();
+  warn_if_files_crowd_out_connections();
   return true;
 }
 

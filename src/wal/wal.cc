@@ -1,5 +1,6 @@
 #include "beanstalkd/wal/wal.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -486,7 +487,28 @@ bool Wal::rotate_to(std::uint32_t index) {
   if (!open_file(index)) return false;
   collect_obsolete_files();
   delete_doomed();
+  warn_if_files_crowd_out_connections();
   return true;
+}
+
+// Each log file keeps a descriptor open for reading bodies back
+// (LogFile::reader). A log of many files under a low open-file limit leaves
+// few for connections, whose accepts would then fail with no hint why; so
+// say it when the files take more than a quarter of the limit: at the
+// start, and when a new file crosses that share.
+void Wal::warn_if_files_crowd_out_connections() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  const std::uint64_t files = files_.size();
+  const bool crowded = files * 4 > limit.rlim_cur;
+  if (crowded && !warned_of_descriptors_) {
+    spdlog::warn(
+        "the write-ahead log keeps {} files open, more than a quarter of the open-file limit "
+        "{}, leaving about {} descriptors for connections; raise the limit with ulimit -n or "
+        "systemd's LimitNOFILE=",
+        files, limit.rlim_cur, limit.rlim_cur > files ? limit.rlim_cur - files : 0);
+  }
+  warned_of_descriptors_ = crowded;
 }
 
 // -f 0 syncs thousands of times a second, each after a few hundred bytes.

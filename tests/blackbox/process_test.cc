@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -412,6 +413,44 @@ TEST(Descriptors, RunningOutOfDescriptorsNeitherSpinsNorStopsServing) {
   EXPECT_EQ(clients.back().read_line(std::chrono::milliseconds(3000)), "USING default");
   EXPECT_NE(server.log().find("accepting connections again after"), std::string::npos)
       << server.log();
+}
+
+// Each log file keeps a descriptor open; a log of many files under a low
+// open-file limit is said to crowd out connections, at the start, with the
+// limit to raise. Without the limit, no such line.
+TEST(Descriptors, ALogOfManyFilesUnderALowLimitIsWarnedAbout) {
+  char dir[] = "/tmp/process-test-wal-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::vector<std::string> log_flags = {"-b", dir, "-s", "4096"};
+  const std::string warning = "more than a quarter of the open-file limit";
+  {
+    const std::uint16_t port = free_port();
+    std::vector<std::string> args = {"-l", "127.0.0.1", "-p", std::to_string(port)};
+    args.insert(args.end(), log_flags.begin(), log_flags.end());
+    Spawned server(args);
+    ASSERT_EQ(ask(port, "list-tube-used\r\n"), "USING default") << server.log();
+    Client c = Client::connect_tcp(port);
+    const std::string body(3000, 'j');  // one job a file
+    for (int i = 0; i < 60; ++i) {
+      c.send("put 0 0 60 3000\r\n" + body + "\r\n");
+      ASSERT_EQ(c.read_line().rfind("INSERTED ", 0), 0u);
+    }
+    kill(server.pid(), SIGTERM);
+    EXPECT_EQ(server.wait_exit(5s), 0);
+    EXPECT_EQ(server.log().find(warning), std::string::npos) << server.log();
+  }
+  const std::uint16_t port = free_port();
+  std::vector<std::string> args = {"-l", "127.0.0.1", "-p", std::to_string(port)};
+  args.insert(args.end(), log_flags.begin(), log_flags.end());
+  Spawned server(args, [] {
+    rlimit lim{200, 200};
+    setrlimit(RLIMIT_NOFILE, &lim);
+  });
+  ASSERT_EQ(ask(port, "stats-job 60\r\n").value_or("").rfind("OK ", 0), 0u) << server.log();
+  EXPECT_NE(server.log().find(warning + " 200"), std::string::npos) << server.log();
+  kill(server.pid(), SIGTERM);
+  EXPECT_EQ(server.wait_exit(5s), 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -332,6 +332,7 @@ class Wal final : public Journal {
   void cut_back_unsynced();
   void sync_now();
   void note_sync_latency(std::int64_t nanos);
+  void warn_if_files_crowd_out_connections();
   void fail(const std::string& what, int error);
   void report_failure(std::string failure, const char* consequence);
 
@@ -377,6 +378,7 @@ class Wal final : public Journal {
   Nanos retry_at_ = kNoTimer;
   FailureEpisode failure_episode_;  // for the log lines while failed_ lasts
   bool compacting_ = false;
+  bool warned_of_descriptors_ = false;  // see warn_if_files_crowd_out_connections
   WalStats stats_;
 };
 
