@@ -213,7 +213,7 @@ void Connection::bury_unreadable_job() {
   const std::uint64_t id = std::exchange(unreadable_reserved_job_, 0);
   // A log that cannot record the burial leaves the job reserved, as any
   // change it cannot record is refused.
-  if (id == 0 || !server_.changes_allowed()) return;
+  if (id == 0 || server_.updates_allowed() == 0) return;
   const Job* job = server_.store().find_job(id);
   if (!job || job->reserver != &session_) return;
   if (server_.store().bury(session_, id, job->priority)) {

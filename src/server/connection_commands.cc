@@ -20,10 +20,10 @@ std::uint64_t whole_seconds(Nanos ns) {
 
 }  // namespace
 
-// While the log cannot persist changes, they are refused the way the
+// A release, burial or kick the log cannot record is refused the way the
 // reference refuses a change it cannot reserve log space for.
-bool Connection::refuse_change() {
-  if (server_.changes_allowed()) return false;
+bool Connection::refuse_update() {
+  if (server_.updates_allowed() > 0) return false;
   reply("OUT_OF_MEMORY\r\n");
   return true;
 }
@@ -75,26 +75,31 @@ void Connection::run(const protocol::Command& cmd) {
       hold_for_log();
       return;
     case Op::Release:
-      if (refuse_change()) return;
+      if (refuse_update()) return;
       reply(store.release(session_, cmd.id, cmd.priority, cmd.delay) ? "RELEASED\r\n"
                                                                      : "NOT_FOUND\r\n");
       hold_for_log();
       return;
     case Op::Bury:
-      if (refuse_change()) return;
+      if (refuse_update()) return;
       reply(store.bury(session_, cmd.id, cmd.priority) ? "BURIED\r\n" : "NOT_FOUND\r\n");
       hold_for_log();
       return;
     case Op::Touch:
       reply(store.touch(session_, cmd.id) ? "TOUCHED\r\n" : "NOT_FOUND\r\n");
       return;
-    case Op::Kick:
-      if (refuse_change()) return;
-      reply(protocol::ReplyLine("KICKED").number(store.kick(session_, cmd.count)).finish());
+    case Op::Kick: {
+      if (refuse_update()) return;
+      // A full log may have room for fewer: kick those, as the reference
+      // kicks until its log refuses one.
+      const auto bound =
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(cmd.count, server_.updates_allowed()));
+      reply(protocol::ReplyLine("KICKED").number(store.kick(session_, bound)).finish());
       hold_for_log();
       return;
+    }
     case Op::KickJob:
-      if (refuse_change()) return;
+      if (refuse_update()) return;
       reply(store.kick_job(cmd.id) ? "KICKED\r\n" : "NOT_FOUND\r\n");
       hold_for_log();
       return;

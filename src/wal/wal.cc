@@ -96,15 +96,16 @@ JobRecord Wal::to_record(const Job& job) const {
   return r;
 }
 
-// Where the current file's reserve for deletes starts: a record that would
-// reach past it goes to the next file.
+// Where the current file's reserve starts: a record that would reach past
+// it goes to the next file.
 std::uint64_t Wal::rotation_point() const {
   return options_.file_size - options_.file_size / kDeleteReserveShare;
 }
 
 void Wal::reserve_room(std::size_t size) {
   const bool fits_file = append_size_ + size <= options_.file_size;
-  // Full, only deletes arrive (accepts_deletes checked their room).
+  // Full: only deletes and the changes update_room() admits arrive, and
+  // their room was checked.
   if (full_ && fits_file) {
     append_size_ += size;
     return;
@@ -139,8 +140,8 @@ bool Wal::prepare_file(std::uint32_t index) {
     ++stats_.write_failures;
     full_ = true;
     report_failure("creating " + path + ": " + std::strerror(rc),
-                   "refusing changes except delete (put answers OUT_OF_MEMORY) and "
-                   "retrying every second; deletes go into the current file's reserve");
+                   "refusing puts (OUT_OF_MEMORY) and retrying every second; deletes, "
+                   "releases, burials and kicks go into the current file's reserve");
     return false;
   }
   LogFile& file = files_[index];
@@ -301,11 +302,21 @@ Job* Wal::record_put(Job* job) {
   return Job::without_body(job, *offset);
 }
 
+std::uint64_t Wal::update_room() const {
+  if (failed_) return 0;
+  if (!full_) return UINT64_MAX;
+  const std::uint64_t reserve = options_.file_size / kDeleteReserveShare;
+  const std::uint64_t limit = options_.file_size - reserve + reserve / kUpdateShareOfReserve;
+  return append_size_ < limit ? (limit - append_size_) / kJobUpdateRecordSize : 0;
+}
+
 void Wal::record_update(Job& job) {
-  // While failed or full the server refuses changes; what still arrives
-  // here is a counter-only update (a reserve or a timeout), which a restart
-  // does not need: a reserved job comes back ready anyway.
-  if (failed_ || full_) return;
+  // While failed the server refuses changes, and while full it admits those
+  // update_room() has room for; what else arrives here is a counter-only
+  // update (a reserve, or a timeout past that room), which a restart does
+  // not need: a reserved job comes back ready anyway.
+  if (failed_) return;
+  if (full_ && (job.state == JobState::Reserved || update_room() == 0)) return;
   reserve_room(kJobUpdateRecordSize);
   encode_job_update(to_record(job), chunk_for_append(kJobUpdateRecordSize).bytes);
   note_appended();

@@ -1,8 +1,8 @@
 // A real full disk, end to end: the built server logs to a small tmpfs that
-// runs out of space. Once the log has no room for its next file, changes
-// are refused (OUT_OF_MEMORY) and the log says why, except deletes, which go
-// into the current file's reserve, so consumers can drain the queue and free
-// the disk; reads keep working, changes are accepted again once space
+// runs out of space. Once the log has no room for its next file, puts are
+// refused (OUT_OF_MEMORY) and the log says why; deletes, releases, burials
+// and kicks go into the current file's reserve, so consumers can drain the
+// queue and free the disk; reads keep working, changes are accepted again once space
 // returns, and after a restart every acknowledged job is there, byte for
 // byte, and no deleted one. (The fault-injection tests in wal_test.cc
 // cover the same failures through the file-system seam; this one runs the
@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -115,9 +116,10 @@ class FullDisk : public ::testing::Test {
   }
 
   // Peeks every job in `acked` after a restart: each there, byte for byte,
-  // and nothing else ready.
+  // and nothing else ready; then runs `and_then` on the restarted server.
   void expect_jobs_after_restart(const std::vector<std::string>& args,
-                                 const std::vector<std::pair<std::uint64_t, std::string>>& acked) {
+                                 const std::vector<std::pair<std::uint64_t, std::string>>& acked,
+                                 const std::function<void(Client&)>& and_then = {}) {
     const int port = free_port();
     const pid_t pid = start_server(args, port);
     ASSERT_GT(pid, 0) << read_file(log_path_);
@@ -136,6 +138,7 @@ class FullDisk : public ::testing::Test {
       EXPECT_EQ(c.bytes(body.size() + 2), body + "\r\n") << "job " << id;
     }
     EXPECT_EQ(lost, 0u);
+    if (and_then) and_then(c);
     restarted.stop(SIGTERM);
   }
 
@@ -218,32 +221,33 @@ class FullDiskPolicy : public FullDisk, public ::testing::WithParamInterface<con
 
 // 1,000-byte jobs (the reserve of a 64 KiB file is 8 KiB): the put that
 // finds no room for the next file is the last one accepted. From then on
-// only deletes are; a consumer that deletes the oldest jobs makes their
+// puts are refused; a consumer that deletes the oldest jobs makes their
 // files obsolete, their removal frees the disk, and the log takes every
 // change again by itself, with no space freed by hand.
 TEST_P(FullDiskPolicy, ConsumersDrainAFullLogAndFreeItsDisk) {
   ASSERT_EQ(start_and_fill(1000), "OUT_OF_MEMORY");
   ASSERT_GT(acked_.size(), 50u);
-  EXPECT_NE(read_file(log_path_).find("refusing changes except delete"), std::string::npos)
-      << read_file(log_path_);
+  EXPECT_NE(read_file(log_path_).find("refusing puts"), std::string::npos) << read_file(log_path_);
 
-  // Full: changes other than delete are refused and leave nothing half
-  // done; reads and reserves keep working.
+  // Full: puts are refused and leave nothing half done; reads and reserves
+  // keep working, and so do releases, burials and kicks, as in the
+  // reference (they go into the reserve's first half).
   Client consumer(port_);
   EXPECT_EQ(put(consumer, "one more"), "OUT_OF_MEMORY");
   const std::string first = std::to_string(acked_.front().first);
   consumer.send("peek " + first + "\r\n");
   EXPECT_EQ(consumer.line(), "FOUND " + first + " 1000");
   EXPECT_EQ(consumer.bytes(1002), acked_.front().second + "\r\n");
-  consumer.send("reserve-with-timeout 0\r\n");
-  ASSERT_EQ(consumer.line(), "RESERVED " + first + " 1000");
-  EXPECT_EQ(consumer.bytes(1002), acked_.front().second + "\r\n");
-  consumer.send("release " + first + " 0 0\r\n");
-  EXPECT_EQ(consumer.line(), "OUT_OF_MEMORY");
-  consumer.send("bury " + first + " 0\r\n");
-  EXPECT_EQ(consumer.line(), "OUT_OF_MEMORY");
+  for (const char* change : {"release", "bury"}) {
+    consumer.send("reserve-with-timeout 0\r\n");
+    ASSERT_EQ(consumer.line(), "RESERVED " + first + " 1000");
+    EXPECT_EQ(consumer.bytes(1002), acked_.front().second + "\r\n");
+    consumer.send(std::string(change) + " " + first +
+                  (change == std::string("release") ? " 0 0\r\n" : " 0\r\n"));
+    EXPECT_EQ(consumer.line(), change == std::string("release") ? "RELEASED" : "BURIED");
+  }
   consumer.send("kick 10\r\n");
-  EXPECT_EQ(consumer.line(), "OUT_OF_MEMORY");
+  EXPECT_EQ(consumer.line(), "KICKED 1");
 
   // The consumer drains the oldest half; the log frees their files and
   // creates its next one.
@@ -264,18 +268,31 @@ TEST_P(FullDiskPolicy, ConsumersDrainAFullLogAndFreeItsDisk) {
   expect_jobs_after_restart(args_for_policy(), acked_);
 }
 
-// Deletes accepted while the log is full are recorded: a stop before the
-// disk has room again loses nothing, and they stay deleted.
-TEST_P(FullDiskPolicy, DeletesAcceptedWhileFullSurviveAStop) {
+// Deletes and releases accepted while the log is full are recorded: a stop
+// before the disk has room again loses nothing, the deleted jobs stay
+// deleted and the released one keeps its new priority.
+TEST_P(FullDiskPolicy, ChangesAcceptedWhileFullSurviveAStop) {
   ASSERT_EQ(start_and_fill(1000), "OUT_OF_MEMORY");
   ASSERT_GT(acked_.size(), 50u);
   Client consumer(port_);
   ASSERT_NO_FATAL_FAILURE(delete_oldest(consumer, 5));
+  const std::string first = std::to_string(acked_.front().first);
+  consumer.send("reserve-with-timeout 0\r\n");
+  ASSERT_EQ(consumer.line(), "RESERVED " + first + " 1000");
+  consumer.bytes(1002);
+  consumer.send("release " + first + " 4321 0\r\n");
+  ASSERT_EQ(consumer.line(), "RELEASED");
   server_->stop(SIGTERM);
   EXPECT_EQ(read_file(log_path_).find("not written"), std::string::npos) << read_file(log_path_);
   // Room for the restart's new log file.
   ASSERT_EQ(unlink(filler_.c_str()), 0);
-  expect_jobs_after_restart(args_for_policy(), acked_);
+  expect_jobs_after_restart(args_for_policy(), acked_, [&](Client& c) {
+    c.send("stats-job " + first + "\r\n");
+    const std::string header = c.line();
+    ASSERT_EQ(header.rfind("OK ", 0), 0u) << header;
+    const std::string yaml = c.bytes(std::stoul(header.substr(3)) + 2);
+    EXPECT_NE(yaml.find("\npri: 4321\n"), std::string::npos) << yaml;
+  });
 }
 
 // 60,000-byte jobs, too large for a file's reserve, one to a file: the put

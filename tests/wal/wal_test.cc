@@ -740,6 +740,68 @@ TEST_F(WalTest, AFullLogTakesDeletesIntoItsReserveUntilTheNextFileCanBeCreated) 
   EXPECT_NE(b->store.find_job(later), nullptr);
 }
 
+// While full, releases, burials and kicks are recorded too, in the first
+// quarter of the reserve: a worker that buries what it cannot process keeps
+// working, a loop of them stops at that quarter, and the deletes keep the
+// rest. Reserves are not recorded meanwhile (a
+// reserved job comes back ready). After a stop every recorded change is
+// there.
+TEST_F(WalTest, AFullLogTakesReleasesBuriesAndKicksIntoAQuarterOfItsReserve) {
+  WalOptions o = options();
+  o.file_size = 16384;  // a reserve of 2 KiB: a quarter of it is some 8 updates
+  auto a = start(o);
+  fs_.fail_all_creates = ENOSPC;
+  std::vector<std::uint64_t> ids;
+  while (a->wal.healthy() && ids.size() < 400) {
+    ids.push_back(put(*a, std::string(16, 'x')));
+    a->wal.flush();
+  }
+  ASSERT_FALSE(a->wal.healthy());
+  ASSERT_GT(a->wal.update_room(), 0u);
+
+  // Bury, kick and release the same job until the room is gone.
+  const std::uint64_t id = ids.front();
+  std::uint32_t priority = 0;
+  JobState last = JobState::Ready;
+  for (int step = 0; a->wal.update_room() > 0 && step < 1000; ++step) {
+    if (step % 3 == 1) {
+      ASSERT_EQ(a->store.kick(a->session, 1), 1u);
+      last = JobState::Ready;
+    } else {
+      ASSERT_TRUE(a->store.reserve_job(a->session, id));
+      if (step % 3 == 0) {
+        ASSERT_TRUE(a->store.bury(a->session, id, ++priority));
+        last = JobState::Buried;
+      } else {
+        ASSERT_TRUE(a->store.release(a->session, id, ++priority, 0));
+        last = JobState::Ready;
+      }
+    }
+    a->wal.flush();
+  }
+  EXPECT_GE(priority, 3u);
+  EXPECT_LT(priority, 600u);
+  EXPECT_EQ(a->store.find_job(id)->state, last);
+  // The deletes still have the reserve's second half.
+  EXPECT_TRUE(a->wal.accepts_deletes());
+  std::size_t deleted = 0;
+  while (a->wal.accepts_deletes() && deleted + 1 < ids.size()) {
+    ASSERT_TRUE(a->store.delete_job(a->session, ids[++deleted]));
+    a->wal.flush();
+  }
+  EXPECT_GE(deleted, 60u);
+  a.reset();
+  fs_.power_loss();
+
+  fs_.fail_all_creates = 0;
+  auto b = start(o);
+  EXPECT_EQ(b->report.jobs, ids.size() - deleted);
+  const Job* job = b->store.find_job(id);
+  ASSERT_NE(job, nullptr);
+  EXPECT_EQ(job->state, last);
+  EXPECT_EQ(job->priority, priority);
+}
+
 TEST_F(WalTest, PowerLossDropsOnlyWhatWasNotYetSynced) {
   WalOptions o = options(SyncPolicy::Interval);
   o.sync_interval = 50 * 1000 * 1000;

@@ -85,8 +85,12 @@ class Server {
     if (woke_at_ == 0 && idle_poll_.max_window() > 0) woke_at_ = clock_.now();
   }
   void connection_closed(Connection* connection);
-  // False while the log cannot persist changes: change commands are refused.
+  // False while the log cannot persist every change: puts are refused.
   bool changes_allowed() const { return !wal_ || wal_->healthy(); }
+  // How many releases, burials and kicks the log can record now: while it
+  // is full, those its current file's reserve leaves room for
+  // (Wal::update_room); none while it fails.
+  std::uint64_t updates_allowed() const { return wal_ ? wal_->update_room() : UINT64_MAX; }
   // Deletes are refused only when the log cannot record them: while it is
   // full they still go into the reserve of its current file, so consumers
   // can drain the queue and free the disk.

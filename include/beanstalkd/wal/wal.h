@@ -21,8 +21,9 @@
 // Each file keeps its last eighth for deletes (kDeleteReserveShare): the
 // next file is created, and preallocated, when a record would reach into
 // that reserve. If the disk has no room for it the log is full: it refuses
-// every change but delete, whose records go into the reserve, so consumers
-// can still drain the queue; their deletes make old files obsolete, and
+// every put, whose records go into the reserve, so consumers can still
+// drain the queue: deletes may use all of it, releases, burials and kicks
+// its first quarter (update_room). The deletes make old files obsolete, and
 // removing those frees the space the next file needs (the reference
 // reserves log space for each job's delete at its put, for the same
 // reason). The creation is retried every second.
@@ -119,6 +120,10 @@ inline constexpr std::size_t kBodyKeptInLogUpTo = std::size_t{256} * 1024;
 // for the next file: with the default -s of 10 MiB, 1.25 MiB, about 77,000
 // deletes; a file of 100-byte jobs holds some 49,000.
 inline constexpr std::uint64_t kDeleteReserveShare = 8;
+// The share of that reserve (1/N, its start) that releases, burials and
+// kicks may take too: about 5,300 of them with the default -s, leaving
+// room for some 58,000 deletes, still more than a file of 100-byte jobs.
+inline constexpr std::uint64_t kUpdateShareOfReserve = 4;
 
 inline bool keeps_body(std::size_t body_size, std::uint64_t record_offset) {
   return body_size >= kBodyKeptInLogFrom && body_size <= kBodyKeptInLogUpTo &&
@@ -154,6 +159,12 @@ class Wal final : public Journal {
   bool accepts_deletes() const {
     return !failed_ && (!full_ || append_size_ + kJobDeleteRecordSize <= options_.file_size);
   }
+  // How many state changes other than deletes (release, bury, kick) the log
+  // can take now: unbounded while healthy, none while failed. While full
+  // they may fill the first quarter of the current file's reserve
+  // (kUpdateShareOfReserve), so a loop of releases cannot take the room the
+  // deletes that free the disk need.
+  std::uint64_t update_room() const;
   // Why the log is not healthy.
   const std::string& failure() const { return failure_; }
 
@@ -366,8 +377,9 @@ class Wal final : public Journal {
   Nanos last_sync_start_ = 0;
   Nanos interval_sync_at_ = kNoTimer;
   bool failed_ = false;
-  // The disk had no room for the next file: only deletes are accepted, into
-  // the current file's reserve, until a retry creates it.
+  // The disk had no room for the next file: puts are refused, and deletes
+  // and update_room()'s changes go into the current file's reserve, until a
+  // retry creates it.
   bool full_ = false;
   std::string failure_;
   int failure_error_ = 0;  // the errno of failure_
