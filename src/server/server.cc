@@ -187,14 +187,17 @@ bool Server::open_wal() {
     spdlog::error("{}", error);
     return false;
   }
-  spdlog::info("recovered {} jobs from {} records in {} files in {:.3f} s{}{}", report.jobs,
-               report.records, report.files, report.seconds,
-               report.imported_jobs
-                   ? fmt::format(" ({} imported from the reference binlog)", report.imported_jobs)
-                   : "",
-               report.damaged_files ? fmt::format("; {} damaged files kept with a .damaged suffix",
-                                                  report.damaged_files)
-                                    : "");
+  spdlog::info(
+      "recovered {} jobs from {} records in {} files in {:.3f} s{}{}{}", report.jobs,
+      report.records, report.files, report.seconds,
+      report.imported_jobs
+          ? fmt::format(" ({} imported from the reference binlog)", report.imported_jobs)
+          : "",
+      report.damaged_files
+          ? fmt::format("; {} damaged files kept with a .damaged suffix", report.damaged_files)
+          : "",
+      report.missing_files ? fmt::format("; {} log files missing (see above)", report.missing_files)
+                           : "");
   trimmer_.trim_now();
   if (wal_->sync_event_fd() >= 0) {
     sync_event_ =

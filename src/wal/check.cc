@@ -5,6 +5,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "beanstalkd/wal/file_sequence.h"
 #include "beanstalkd/wal/file_system.h"
 #include "beanstalkd/wal/log_reader.h"
 #include "beanstalkd/wal/reference_import.h"
@@ -20,22 +21,22 @@ int check_wal_directory(const std::string& dir, std::ostream& out) {
     return 2;
   }
   std::vector<std::uint32_t> indexes;
-  for (const std::string& name : names)
+  std::vector<std::uint32_t> set_aside;
+  for (const std::string& name : names) {
     if (std::uint32_t index = Wal::parse_file_name(name)) indexes.push_back(index);
+    if (std::uint32_t index = parse_set_aside_file_name(name)) set_aside.push_back(index);
+  }
   std::sort(indexes.begin(), indexes.end());
+  std::sort(set_aside.begin(), set_aside.end());
 
   bool damaged = false;
   std::uint64_t total_records = 0;
   std::uint64_t next_id = 1;
   std::unordered_map<std::uint64_t, JobState> jobs;
+  std::uint32_t oldest_needed = 0;  // as the newest intact header says
   std::string bytes;
   for (std::size_t i = 0; i < indexes.size(); ++i) {
     const std::string path = dir + "/" + Wal::file_name(indexes[i]);
-    if (i > 0 && indexes[i] != indexes[i - 1] + 1) {
-      out << "missing: " << Wal::file_name(indexes[i - 1] + 1) << " to "
-          << Wal::file_name(indexes[i] - 1) << "\n";
-      damaged = true;
-    }
     if (int rc = fs.read_file(path, bytes); rc != 0) {
       out << path << ": cannot read: " << std::strerror(rc) << "\n";
       damaged = true;
@@ -62,6 +63,7 @@ int check_wal_directory(const std::string& dir, std::ostream& out) {
       continue;
     }
     next_id = std::max(next_id, scan.header.next_job_id);
+    oldest_needed = scan.header.oldest_needed;
     total_records += scan.records;
     out << path << ": " << scan.records << " records, " << scan.valid_end << " bytes used\n";
     if (scan.placeholders > 0)
@@ -82,6 +84,10 @@ int check_wal_directory(const std::string& dir, std::ostream& out) {
           << scan.torn_bytes << " bytes at offset " << scan.valid_end << "\n";
       if (!newest) damaged = true;
     }
+  }
+  for (const MissingFiles& m : missing_log_files(indexes, set_aside, oldest_needed)) {
+    out << "missing: " << Wal::file_name(m.first) << " to " << Wal::file_name(m.last) << "\n";
+    damaged = true;
   }
   std::uint64_t by_state[4] = {};
   for (const auto& [id, state] : jobs) ++by_state[static_cast<int>(state)];

@@ -120,9 +120,15 @@ std::uint32_t record_checksum(std::string_view length_type_payload) {
 void encode_file_header(const FileHeader& header, std::string& out) {
   out.append(kMagic);
   put_le<std::uint32_t>(out, kFormatVersion);
-  put_le<std::uint32_t>(out, 0);
+  put_le<std::uint32_t>(out, header.oldest_needed);
   put_le<std::uint64_t>(out, header.file_index);
   put_le<std::uint64_t>(out, header.next_job_id);
+}
+
+std::string encode_oldest_needed(std::uint32_t oldest_needed) {
+  std::string out;
+  put_le<std::uint32_t>(out, oldest_needed);
+  return out;
 }
 
 bool decode_file_header(std::string_view bytes, FileHeader& header, std::string& error) {
@@ -136,7 +142,7 @@ bool decode_file_header(std::string_view bytes, FileHeader& header, std::string&
   }
   Cursor c(bytes.substr(kMagic.size(), kFileHeaderSize - kMagic.size()));
   auto version = c.get<std::uint32_t>();
-  c.get<std::uint32_t>();
+  header.oldest_needed = c.get<std::uint32_t>();
   header.file_index = c.get<std::uint64_t>();
   header.next_job_id = c.get<std::uint64_t>();
   if (version != kFormatVersion) {

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "beanstalkd/wal/file_sequence.h"
 #include "beanstalkd/wal/log_reader.h"
 #include "beanstalkd/wal/reference_import.h"
 #include "beanstalkd/wal/wal.h"
@@ -109,9 +110,13 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     return false;
   }
   std::vector<std::uint32_t> indexes;
-  for (const std::string& name : names)
+  std::vector<std::uint32_t> set_aside;  // wal.N.damaged: not missing
+  for (const std::string& name : names) {
     if (std::uint32_t index = parse_file_name(name)) indexes.push_back(index);
+    if (std::uint32_t index = parse_set_aside_file_name(name)) set_aside.push_back(index);
+  }
   std::sort(indexes.begin(), indexes.end());
+  std::sort(set_aside.begin(), set_aside.end());
   drop_unborn_files(indexes);
 
   const Nanos wall_to_mono = clock_->now() - wall_clock_now();
@@ -122,16 +127,11 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
   std::uint64_t highest_id_seen = 0;
   bool newest_is_empty = false;  // a start with no change since: its file is reused
   std::vector<std::uint32_t> damaged;
-  bool gaps = false;
+  std::uint32_t oldest_needed = 0;  // as the newest intact header says
   std::string bytes;
   for (std::size_t i = 0; i < indexes.size(); ++i) {
     const std::uint32_t index = indexes[i];
     const std::string path = options_.dir + "/" + file_name(index);
-    if (i > 0 && index != indexes[i - 1] + 1) {
-      spdlog::warn("log files {} to {} are missing; jobs recorded only there are lost",
-                   file_name(indexes[i - 1] + 1), file_name(index - 1));
-      gaps = true;
-    }
     // The reader serves the bodies recovered jobs leave in the file.
     std::unique_ptr<ReadableFile> reader;
     int rc = fs_.open_for_read(path, reader);
@@ -202,6 +202,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
       continue;
     }
     next_id = std::max(next_id, scan.header.next_job_id);
+    oldest_needed = scan.header.oldest_needed;
     report.records += scan.records;
     if (scan.placeholders > 0)
       spdlog::info(
@@ -247,6 +248,14 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     }
   }
   report.damaged_files = damaged.size();
+  // A file missing from the middle leaves a gap; the oldest one, only the
+  // newest header's mark of the oldest file still needed (file_sequence.h).
+  for (const MissingFiles& m : missing_log_files(indexes, set_aside, oldest_needed)) {
+    spdlog::warn("log files {} to {} are missing; jobs recorded only there are lost",
+                 file_name(m.first), file_name(m.last));
+    report.missing_files += m.last - m.first + 1;
+  }
+  const bool gaps = report.missing_files > 0;
 
   // A directory written by the reference server: import its jobs once.
   bool imported = false;

@@ -41,7 +41,7 @@ void SyncThread::request(std::shared_ptr<WritableFile> file, std::uint64_t seque
       back.sequence = std::max(back.sequence, sequence);
       back.new_file = back.new_file || new_file;
     } else {
-      tasks_.push_back(Task{std::move(file), sequence, new_file, nullptr, {}});
+      tasks_.push_back(Task{std::move(file), sequence, new_file, nullptr, {}, {}});
     }
   }
   cv_.notify_all();
@@ -53,15 +53,15 @@ void SyncThread::place(std::shared_ptr<WritableFile> file,
     std::lock_guard lock(mutex_);
     if (error_ != 0) return;
     const std::uint64_t sequence = record->sequence;
-    tasks_.push_back(Task{std::move(file), sequence, false, std::move(record), {}});
+    tasks_.push_back(Task{std::move(file), sequence, false, std::move(record), {}, {}});
   }
   cv_.notify_all();
 }
 
-void SyncThread::remove(std::vector<std::string> paths) {
+void SyncThread::remove(std::vector<std::string> paths, OldestFileMark mark) {
   {
     std::lock_guard lock(mutex_);
-    tasks_.push_back(Task{nullptr, 0, false, nullptr, std::move(paths)});
+    tasks_.push_back(Task{nullptr, 0, false, nullptr, std::move(paths), std::move(mark)});
   }
   cv_.notify_all();
 }
@@ -112,6 +112,7 @@ SyncThread::Result SyncThread::collect_locked() {
 void SyncThread::perform(const Task& task, int& error, std::int64_t& nanos,
                          std::uint64_t& removed) {
   if (!task.file) {
+    if (task.mark.write(task.paths.size()) != 0) return;
     for (const std::string& path : task.paths) {
       const int rc = fs_.remove(path);
       if (rc == 0 || rc == ENOENT) {

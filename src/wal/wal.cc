@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "beanstalkd/options.h"
+#include "beanstalkd/wal/file_sequence.h"
 #include "beanstalkd/wal/log_reader.h"
 
 namespace beanstalkd::wal {
@@ -383,16 +384,23 @@ void Wal::collect_obsolete_files() {
 }
 
 void Wal::delete_doomed() {
+  // The current file's header names the oldest file kept before any older
+  // one goes (file_sequence.h); a header a failed sync may have lost is
+  // written again first, so the removals wait for that.
+  if (!current_ || files_[current_index_].header_unwritten) return;
   auto durable = [this](const Doomed& d) { return d.seq <= durable_seq_; };
   std::vector<std::string> paths;
   for (const Doomed& d : doomed_)
     if (durable(d)) paths.push_back(d.path);
   if (paths.empty()) return;
   doomed_.erase(std::remove_if(doomed_.begin(), doomed_.end(), durable), doomed_.end());
+  const OldestFileMark mark{current_, files_[current_index_].path, files_.begin()->first,
+                            options_.policy != SyncPolicy::Never};
   if (sync_thread_) {
-    sync_thread_->remove(std::move(paths));  // counted when it reports back
+    sync_thread_->remove(std::move(paths), mark);  // counted when it reports back
     return;
   }
+  if (mark.write(paths.size()) != 0) return;
   bool removed = false;
   for (const std::string& path : paths) {
     int rc = fs_.remove(path);
@@ -449,7 +457,7 @@ bool Wal::open_file(std::uint32_t index) {
 bool Wal::write_header(std::uint32_t index) {
   LogFile& file = files_[index];
   std::string header;
-  encode_file_header({index, file.first_job_id}, header);
+  encode_file_header({index, file.first_job_id, files_.begin()->first}, header);
   // A new file is empty (and keeps its preallocated space).
   int rc = file.writer->position() == 0 ? 0 : file.writer->truncate(0);
   if (rc == 0) rc = file.writer->append(header.data(), header.size());

@@ -212,6 +212,31 @@ TEST(SyncThreadTest, FilesAreSyncedInTheOrderAskedAndANewFileSyncsTheDirectory) 
   EXPECT_EQ(fs.log(), std::vector<std::string>{"sync_dir dir"});
 }
 
+// The newest file, whose header records the oldest file still needed.
+class MarkedFile final : public WritableFile {
+ public:
+  int append(const char*, std::size_t) override { return 0; }
+  void skip(std::uint64_t) override {}
+  int write_at(std::uint64_t offset, const char* data, std::size_t size) override {
+    if (fail) return fail;
+    writes.push_back(std::to_string(offset) + ":" + std::string(data, size));
+    return 0;
+  }
+  int sync() override {
+    if (fail) return fail;
+    writes.emplace_back("sync");
+    return 0;
+  }
+  int truncate(std::uint64_t) override { return 0; }
+  int preallocate(std::uint64_t) override { return 0; }
+  int write_zeros(std::uint64_t, std::uint64_t) override { return 0; }
+  std::uint64_t position() const override { return 0; }
+  int read_at(std::uint64_t, char*, std::size_t) override { return EIO; }
+
+  std::vector<std::string> writes;  // only touched by the thread until it is idle
+  int fail = 0;
+};
+
 // Removals wait for the syncs asked for before them, go on after a failed
 // sync (they were safe when asked), and are counted, not failed, when a
 // file cannot be removed.
@@ -221,7 +246,7 @@ TEST(SyncThreadTest, RemovalsFollowEarlierSyncsAndOutliveAFailure) {
   auto file = std::make_shared<GatedFile>();
   syncer.request(file, 1, false);
   ASSERT_TRUE(file->wait_started(1));
-  syncer.remove({"old.1", "busy"});
+  syncer.remove({"old.1", "busy"}, {std::make_shared<MarkedFile>(), "new", 2, false});
   syncer.request(file, 2, false);  // dropped by the failure below
   std::this_thread::sleep_for(20ms);
   EXPECT_TRUE(fs.log().empty());
@@ -232,6 +257,27 @@ TEST(SyncThreadTest, RemovalsFollowEarlierSyncsAndOutliveAFailure) {
   EXPECT_EQ(result.removed, 1u);
   EXPECT_EQ(fs.log(), (std::vector<std::string>{"remove old.1", "remove busy", "sync_dir dir"}));
   EXPECT_EQ(file->started(), 1);
+}
+
+// Before removing anything, the newest file's header is told the oldest
+// file still needed, and synced; if that fails nothing is removed.
+TEST(SyncThreadTest, RemovalsFollowTheMarkOfTheOldestFileNeeded) {
+  RecordingFs fs;
+  SyncThread syncer(fs, "dir");
+  auto newest = std::make_shared<MarkedFile>();
+  syncer.remove({"old.1"}, {newest, "newest", 0x01020304, true});
+  SyncThread::Result result = syncer.wait_idle();
+  EXPECT_EQ(result.removed, 1u);
+  EXPECT_EQ(newest->writes,
+            (std::vector<std::string>{std::string("12:\x04\x03\x02\x01", 7), "sync"}));
+  EXPECT_EQ(fs.log(), (std::vector<std::string>{"remove old.1", "sync_dir dir"}));
+
+  newest->fail = EIO;
+  syncer.remove({"old.2"}, {newest, "newest", 5, true});
+  result = syncer.wait_idle();
+  EXPECT_EQ(result.removed, 0u);
+  EXPECT_EQ(result.error, 0);
+  EXPECT_EQ(fs.log(), (std::vector<std::string>{"remove old.1", "sync_dir dir"}));
 }
 
 }  // namespace

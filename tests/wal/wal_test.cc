@@ -342,10 +342,12 @@ TEST_F(WalTest, AFlippedByteInTheMiddleIsReportedAndEveryIntactRecordRecovered) 
     EXPECT_EQ(body_of(b->store, *b->store.find_job(1)), "one, long enough to stay in the log");
     EXPECT_EQ(body_of(b->store, *b->store.find_job(3)), "three, long enough to stay in the log");
   }
-  // The damaged file is kept, renamed, and no longer needed.
+  // The damaged file is kept, renamed, and no longer needed: it is set
+  // aside, not missing.
   EXPECT_TRUE(fs::exists(path(name + ".damaged")));
   auto c = start();
   EXPECT_EQ(c->report.damaged_files, 0u);
+  EXPECT_EQ(c->report.missing_files, 0u);
   EXPECT_EQ(c->report.jobs, 2u);
   EXPECT_EQ(body_of(c->store, *c->store.find_job(3)), "three, long enough to stay in the log");
   EXPECT_EQ(put(*c, "four"), 4u);
@@ -1514,6 +1516,7 @@ TEST_F(WalTest, LargeBodiesWithoutASyncThreadAreFilledAtOnce) {
     std::uint64_t id = 0;
     {
       auto a = start(o);
+      fs_.writes_at = 0;  // the start's own: the header marks of removals
       id = put(*a, large);
       const std::uint64_t seq = a->wal.hold_sequence_for_change();
       EXPECT_EQ(seq, a->wal.appended_sequence());
@@ -1521,7 +1524,6 @@ TEST_F(WalTest, LargeBodiesWithoutASyncThreadAreFilledAtOnce) {
       a->wal.flush();  // the turn's end, before any reply leaves
       EXPECT_GE(a->wal.reply_watermark(), seq);
       EXPECT_EQ(fs_.writes_at.load(), 3);
-      fs_.writes_at = 0;
     }
     auto b = start(o);
     EXPECT_EQ(b->report.damaged_files, 0u);
@@ -1617,6 +1619,103 @@ TEST_F(WalTest, AFailedFillIsWrittenAgainByTheRetry) {
   EXPECT_EQ(b->report.damaged_files, 0u);
   ASSERT_NE(b->store.find_job(id), nullptr);
   EXPECT_EQ(body_of(b->store, *b->store.find_job(id)), large);
+}
+
+// The log files of dir_, without the lock.
+std::vector<std::string> log_files_in(const std::vector<std::string>& names) {
+  std::vector<std::string> files;
+  for (const std::string& name : names)
+    if (Wal::parse_file_name(name) != 0) files.push_back(name);
+  return files;
+}
+
+// A missing oldest file leaves no gap between the files present: the newest
+// header's mark of the oldest file still needed tells. Recovery warns, counts
+// it and rewrites the rest; --check-wal reports it.
+TEST_F(WalTest, AMissingOldestFileIsNoticed) {
+  WalOptions o = options();
+  o.file_size = 8192;  // a few dozen jobs a file
+  std::vector<std::uint64_t> ids;
+  {
+    auto a = start(o);
+    for (int i = 0; i < 200; ++i) ids.push_back(put(*a, "a job long enough to stay in the log"));
+    a->wal.flush();
+  }
+  std::vector<std::string> files = log_files_in(wal_files());
+  ASSERT_GE(files.size(), 4u);
+  std::ostringstream intact;
+  EXPECT_EQ(check_wal_directory(dir_, intact), 0) << intact.str();
+
+  ASSERT_TRUE(fs::remove(path(files.front())));
+  std::ostringstream check;
+  EXPECT_EQ(check_wal_directory(dir_, check), 1);
+  EXPECT_NE(check.str().find("missing: " + files.front() + " to " + files.front()),
+            std::string::npos)
+      << check.str();
+  auto b = start(o);
+  EXPECT_EQ(b->report.missing_files, 1u);
+  EXPECT_LT(b->report.jobs, ids.size());
+  EXPECT_EQ(b->store.find_job(ids.front()), nullptr);
+  EXPECT_NE(b->store.find_job(ids.back()), nullptr);
+  // The rest were written again, so the next start needs nothing older.
+  b.reset();
+  auto c = start(o);
+  EXPECT_EQ(c->report.missing_files, 0u);
+}
+
+// Files the log removed on purpose are not missing: the mark moves past
+// them before they go, across restarts and whatever the policy.
+TEST_F(WalTest, FilesRemovedAsObsoleteAreNotMissing) {
+  for (WalOptions o : {options(SyncPolicy::Always), options(SyncPolicy::Never),
+                       threaded_options(8192, SyncPolicy::Always)}) {
+    o.file_size = 8192;
+    std::vector<std::uint64_t> ids;
+    for (int run = 0; run < 3; ++run) {
+      auto a = start(o);
+      EXPECT_EQ(a->report.missing_files, 0u) << "run " << run;
+      for (int i = 0; i < 150; ++i) ids.push_back(put(*a, "a job long enough to stay in the log"));
+      // Delete the oldest two thirds: their files become obsolete and go.
+      const std::size_t keep = ids.size() / 3;
+      while (ids.size() > keep) {
+        ASSERT_TRUE(a->store.delete_job(a->session, ids.front()));
+        ids.erase(ids.begin());
+        a->wal.flush();
+      }
+      a->wal.close();
+      EXPECT_GT(a->wal.stats().files_deleted, 0u) << "run " << run;
+    }
+    auto b = start(o);
+    EXPECT_EQ(b->report.missing_files, 0u);
+    EXPECT_EQ(b->report.jobs, ids.size());
+    std::ostringstream check;
+    EXPECT_EQ(check_wal_directory(dir_, check), 0) << check.str();
+    b.reset();
+    fs::remove_all(dir_);
+    fs::create_directory(dir_);
+  }
+}
+
+// A log written before headers carried the mark (the field is zero) is
+// read as before: a missing oldest file cannot be told there.
+TEST_F(WalTest, ALogWithoutTheMarkIsReadAsBefore) {
+  WalOptions o = options();
+  o.file_size = 8192;
+  {
+    auto a = start(o);
+    for (int i = 0; i < 200; ++i) put(*a, "a job long enough to stay in the log");
+    a->wal.flush();
+  }
+  std::vector<std::string> files = log_files_in(wal_files());
+  ASSERT_GE(files.size(), 4u);
+  for (const std::string& name : files) {
+    std::string bytes = read(name);
+    bytes.replace(kOldestNeededOffset, 4, std::string(4, '\0'));
+    write(name, bytes);
+  }
+  ASSERT_TRUE(fs::remove(path(files.front())));
+  auto b = start(o);
+  EXPECT_EQ(b->report.missing_files, 0u);
+  EXPECT_EQ(b->report.damaged_files, 0u);
 }
 
 }  // namespace

@@ -24,8 +24,8 @@ class WritableFile : public ReadableFile {
   virtual int append(const char* data, std::size_t size) = 0;
   // Moves the append position `size` bytes on, leaving them to write_at().
   virtual void skip(std::uint64_t size) = 0;
-  // Writes all of `data` at `offset`, in bytes skip() left. Safe to call
-  // from another thread while append() runs.
+  // Writes all of `data` at `offset`, in bytes skip() left or in the file's
+  // header. Safe to call from another thread while append() runs.
   virtual int write_at(std::uint64_t offset, const char* data, std::size_t size) = 0;
   // Makes everything appended so far durable. Safe to call from another
   // thread while append() runs.

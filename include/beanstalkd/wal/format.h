@@ -2,7 +2,7 @@
 // describes it for humans). All integers are little-endian.
 //
 // A log file is a 32-byte header followed by records:
-//   header: magic "BSTKWAL\0" (8) | version u32 | reserved u32 (0) |
+//   header: magic "BSTKWAL\0" (8) | version u32 | oldest needed file u32 |
 //           file index u64 | next job id u64
 //   record: checksum u32 | payload length u32 | type u8 | payload
 // The checksum is XXH32 (seed 0) over length, type and payload. Files are
@@ -56,9 +56,17 @@ struct JobRecord {
 struct FileHeader {
   std::uint64_t file_index = 0;
   std::uint64_t next_job_id = 1;
+  // The oldest log file the log still needed when this header was last
+  // written (file_sequence.h); 0 in files of builds that did not record it.
+  std::uint32_t oldest_needed = 0;
 };
 
+// Where oldest_needed sits in the header; it is rewritten in place.
+inline constexpr std::size_t kOldestNeededOffset = 12;
+
 void encode_file_header(const FileHeader& header, std::string& out);
+// The 4 bytes of oldest_needed, as they sit at kOldestNeededOffset.
+std::string encode_oldest_needed(std::uint32_t oldest_needed);
 // False if the magic or version is wrong.
 bool decode_file_header(std::string_view bytes, FileHeader& header, std::string& error);
 

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "beanstalkd/wal/file_sequence.h"
 #include "beanstalkd/wal/file_system.h"
 #include "beanstalkd/wal/placed_record.h"
 
@@ -51,10 +52,11 @@ class SyncThread {
   // everything asked for before (so before any sync asked for later). A
   // failure counts as a failed sync. Ignored like request().
   void place(std::shared_ptr<WritableFile> file, std::shared_ptr<const PlacedRecord> record);
-  // Removes files whose removal is already safe, then syncs the directory,
+  // Writes `mark` (the oldest file the log still needs), then removes files
+  // whose removal is otherwise already safe, then syncs the directory,
   // after everything asked for before. Failures are logged, not reported:
   // a file left behind costs disk space, and the next start removes it.
-  void remove(std::vector<std::string> paths);
+  void remove(std::vector<std::string> paths, OldestFileMark mark);
 
   struct Result {
     std::uint64_t sequence = 0;           // durable up to here (0: nothing new)
@@ -74,13 +76,14 @@ class SyncThread {
 
  private:
   // A sync of `file` (to `sequence`), a fill of `placed` in `file`, or
-  // (no file) a removal of `paths`.
+  // (no file) a removal of `paths` after writing `mark`.
   struct Task {
     std::shared_ptr<WritableFile> file;
     std::uint64_t sequence = 0;
     bool new_file = false;
     std::shared_ptr<const PlacedRecord> placed;
     std::vector<std::string> paths;
+    OldestFileMark mark;
   };
 
   void run();

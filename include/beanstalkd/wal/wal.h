@@ -102,6 +102,7 @@ struct RecoveryReport {
   std::uint64_t imported_jobs = 0;
   std::size_t torn_tails = 0;
   std::size_t damaged_files = 0;
+  std::uint64_t missing_files = 0;  // files the log needed that are not there
   double seconds = 0;
 };
 
