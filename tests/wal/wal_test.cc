@@ -134,6 +134,18 @@ class WalTest : public ::testing::Test {
     out << bytes;
   }
 
+  // Makes every file creation fail (a disk with no room for the next file)
+  // and puts small jobs, one a turn, until the log is full; returns their ids.
+  std::vector<std::uint64_t> fill_until_full(Instance& inst) {
+    fs_.fail_all_creates = ENOSPC;
+    std::vector<std::uint64_t> ids;
+    while (inst.wal.healthy() && ids.size() < 1000) {
+      ids.push_back(put(inst, std::string(16, 'x')));
+      inst.wal.flush();
+    }
+    return ids;
+  }
+
   // A power failure: what no sync covered is lost, and `inst` can no longer
   // write or sync (its destructor would); end_crash() once it is gone.
   void crash(Instance& inst) {
@@ -703,12 +715,7 @@ TEST_F(WalTest, AFullLogTakesDeletesIntoItsReserveUntilTheNextFileCanBeCreated) 
   WalOptions o = options();
   o.file_size = 8192;  // a reserve of 1 KiB, about 60 deletes; some 70 jobs
   auto a = start(o);
-  fs_.fail_all_creates = ENOSPC;
-  std::vector<std::uint64_t> ids;
-  while (a->wal.healthy() && ids.size() < 200) {
-    ids.push_back(put(*a, std::string(16, 'x')));
-    a->wal.flush();
-  }
+  const std::vector<std::uint64_t> ids = fill_until_full(*a);
   ASSERT_FALSE(a->wal.healthy());
   EXPECT_NE(a->wal.failure().find("No space left"), std::string::npos);
   EXPECT_EQ(wal_files(), (std::vector<std::string>{"lock", Wal::file_name(1)}));
@@ -745,19 +752,13 @@ TEST_F(WalTest, AFullLogTakesDeletesIntoItsReserveUntilTheNextFileCanBeCreated) 
 // While full, releases, burials and kicks are recorded too, in the first
 // quarter of the reserve: a worker that buries what it cannot process keeps
 // working, a loop of them stops at that quarter, and the deletes keep the
-// rest. Reserves are not recorded meanwhile (a
-// reserved job comes back ready). After a stop every recorded change is
-// there.
+// rest. Reserves are not recorded meanwhile (a reserved job comes back
+// ready). After a stop every recorded change is there.
 TEST_F(WalTest, AFullLogTakesReleasesBuriesAndKicksIntoAQuarterOfItsReserve) {
   WalOptions o = options();
   o.file_size = 16384;  // a reserve of 2 KiB: a quarter of it is some 8 updates
   auto a = start(o);
-  fs_.fail_all_creates = ENOSPC;
-  std::vector<std::uint64_t> ids;
-  while (a->wal.healthy() && ids.size() < 400) {
-    ids.push_back(put(*a, std::string(16, 'x')));
-    a->wal.flush();
-  }
+  const std::vector<std::uint64_t> ids = fill_until_full(*a);
   ASSERT_FALSE(a->wal.healthy());
   ASSERT_GT(a->wal.update_room(), 0u);
 
