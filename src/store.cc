@@ -224,7 +224,7 @@ void Store::hand_to(Session& session, Job* job) {
   job_timers_.push(job);
   ++job->tube->reserved_count;
   ++counts_.reserved;
-  if (journal_) journal_->record_update(*job);
+  if (journal_) journal_->record_update(*job, Journal::Update::CountersOnly);
   if (session.waiting) stop_waiting(session);
   session.listener->on_reserved(*job);
 }
@@ -419,10 +419,10 @@ bool Store::release(Session& session, std::uint64_t id, std::uint32_t priority,
   ++job->releases;
   if (delay_seconds > 0) {
     make_delayed(job, clock_.now() + seconds(delay_seconds));
-    if (journal_) journal_->record_update(*job);
+    if (journal_) journal_->record_update(*job, Journal::Update::State);
   } else {
     job->state = JobState::Ready;
-    if (journal_) journal_->record_update(*job);
+    if (journal_) journal_->record_update(*job, Journal::Update::State);
     make_ready(job);
   }
   return true;
@@ -435,7 +435,7 @@ bool Store::bury(Session& session, std::uint64_t id, std::uint32_t priority) {
   job->priority = priority;
   ++job->buries;
   make_buried(job);
-  if (journal_) journal_->record_update(*job);
+  if (journal_) journal_->record_update(*job, Journal::Update::State);
   return true;
 }
 
@@ -458,7 +458,7 @@ std::uint32_t Store::kick(Session& session, std::uint32_t bound) {
     unlink(job);
     ++job->kicks;
     job->state = JobState::Ready;
-    if (journal_) journal_->record_update(*job);
+    if (journal_) journal_->record_update(*job, Journal::Update::State);
     make_ready(job);
     ++kicked;
   }
@@ -471,7 +471,7 @@ bool Store::kick_job(std::uint64_t id) {
   unlink(job);
   ++job->kicks;
   job->state = JobState::Ready;
-  if (journal_) journal_->record_update(*job);
+  if (journal_) journal_->record_update(*job, Journal::Update::State);
   make_ready(job);
   return true;
 }
@@ -531,7 +531,7 @@ void Store::timeout_job(Job* job) {
   ++job->timeouts;
   ++counters_.job_timeouts;
   job->state = JobState::Ready;
-  if (journal_) journal_->record_update(*job);
+  if (journal_) journal_->record_update(*job, Journal::Update::CountersOnly);
   make_ready(job);
 }
 

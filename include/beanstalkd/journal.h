@@ -3,6 +3,8 @@
 // end of the loop turn. The store knows nothing of files.
 #pragma once
 
+#include <cstdint>
+
 #include "beanstalkd/job.h"
 
 namespace beanstalkd {
@@ -14,8 +16,13 @@ class Journal {
   // Returns the job to keep: `job`, or a smaller copy that leaves the body
   // in the log (Job::without_body), `job` then being freed.
   virtual Job* record_put(Job* job) = 0;
+  // Why a job's record is updated: a change a restart must restore
+  // (release, bury, kick), or one it need not, where only counters would
+  // be lost (a reserve: a reserved job comes back ready anyway; a TTR
+  // timeout, which makes it ready again).
+  enum class Update : std::uint8_t { State, CountersOnly };
   // The job's state, priority, delay or counters changed.
-  virtual void record_update(Job& job) = 0;
+  virtual void record_update(Job& job, Update update) = 0;
   // The job is gone; called before its memory is released.
   virtual void record_delete(Job& job) = 0;
   // For a job whose body the log keeps (job.body_in_log): copies its

@@ -311,13 +311,12 @@ std::uint64_t Wal::update_room() const {
   return append_size_ < limit ? (limit - append_size_) / kJobUpdateRecordSize : 0;
 }
 
-void Wal::record_update(Job& job) {
+void Wal::record_update(Job& job, Update update) {
   // While failed the server refuses changes, and while full it admits those
-  // update_room() has room for; what else arrives here is a counter-only
-  // update (a reserve, or a timeout past that room), which a restart does
-  // not need: a reserved job comes back ready anyway.
+  // update_room() has room for; what else arrives here (reserves and
+  // timeouts) only counts, and is left out rather than take that room.
   if (failed_) return;
-  if (full_ && (job.state == JobState::Reserved || update_room() == 0)) return;
+  if (full_ && update == Update::CountersOnly) return;
   reserve_room(kJobUpdateRecordSize);
   encode_job_update(to_record(job), chunk_for_append(kJobUpdateRecordSize).bytes);
   note_appended();

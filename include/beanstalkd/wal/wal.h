@@ -148,7 +148,7 @@ class Wal final : public Journal {
 
   // Journal
   Job* record_put(Job* job) override;
-  void record_update(Job& job) override;
+  void record_update(Job& job, Update update) override;
   void record_delete(Job& job) override;
   bool copy_body(const Job& job, char* dest) override;
 
