@@ -104,6 +104,7 @@ MetricsSnapshot collect_metrics(Server& server) {
     WalMetrics& l = m.wal.emplace();
     l.stats = log->stats();
     l.healthy = log->healthy();
+    l.full = log->full();
     l.oldest_file_index = log->oldest_file_index();
     l.current_file_index = log->current_file_index();
     l.max_file_size = log->max_file_size();
@@ -273,6 +274,10 @@ void MetricsEndpoint::handle(evhttp_request* request) {
     const wal::Wal* log = server_.wal();
     if (server_.draining()) {
       reason = "draining (SIGUSR1): puts answer DRAINING\n";
+    } else if (log && log->full()) {
+      reason = "log full: " + log->failure() +
+               "; puts answer OUT_OF_MEMORY until deletes free the disk\n";
+      std::replace(reason.begin(), reason.end() - 1, '\n', ' ');
     } else if (log && !log->healthy()) {
       reason = "log failure: " + log->failure() + "\n";
       std::replace(reason.begin(), reason.end() - 1, '\n', ' ');

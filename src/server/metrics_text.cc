@@ -238,9 +238,13 @@ void render_wal(Writer& w, const MetricsSnapshot& m) {
   const WalMetrics& l = *m.wal;
   const wal::WalStats& st = l.stats;
   w.gauge("beanstalkd_wal_healthy",
-          "1 while the log can persist changes; 0 after a write or sync failure, until a retry "
-          "succeeds.",
+          "1 while the log can persist every change; 0 after a write or sync failure, until a "
+          "retry succeeds, and while it is full.",
           std::uint64_t{l.healthy});
+  w.gauge("beanstalkd_wal_full",
+          "1 while the disk has no room for the next log file: puts are refused, deletes go "
+          "into the current file's reserve and free the disk.",
+          std::uint64_t{l.full});
   w.counter("beanstalkd_wal_bytes_written_total", "Bytes written to the log.", st.bytes_written);
   w.counter("beanstalkd_wal_records_written_total", "Records written to the log.",
             st.records_written);

@@ -199,6 +199,7 @@ TEST(MetricsText, LogFiguresAndSyncHistogram) {
   MetricsSnapshot m = sample_snapshot();
   WalMetrics& l = m.wal.emplace();
   l.healthy = false;
+  l.full = true;
   l.stats.bytes_written = 4096;
   l.stats.records_written = 10;
   l.stats.records_migrated = 2;
@@ -214,6 +215,7 @@ TEST(MetricsText, LogFiguresAndSyncHistogram) {
   for (const char* line : {
            "beanstalkd_wal_enabled 1",
            "beanstalkd_wal_healthy 0",
+           "beanstalkd_wal_full 1",
            "beanstalkd_wal_bytes_written_total 4096",
            "beanstalkd_wal_records_written_total 10",
            "beanstalkd_wal_records_migrated_total 2",

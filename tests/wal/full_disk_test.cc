@@ -32,6 +32,14 @@ namespace {
 
 using namespace beanstalkd::testing;
 
+// The response to a GET of `path` from the metrics endpoint on `port`,
+// status line first.
+std::string http_get(int port, const std::string& path) {
+  Client c(port);
+  c.send("GET " + path + " HTTP/1.0\r\n\r\n");
+  return c.until_closed();
+}
+
 // A tmpfs of `bytes` mounted on a fresh directory, unmounted at scope exit.
 class SmallDisk {
  public:
@@ -189,12 +197,14 @@ class FullDiskPolicy : public FullDisk, public ::testing::WithParamInterface<con
     return args;
   }
 
-  // Starts the server with this policy's flags (server_, on port_) and
-  // fills its disk through producer_ with jobs of `body_size` bytes; see
-  // fill_disk.
-  std::string start_and_fill(std::size_t body_size) {
+  // Starts the server with this policy's flags and `extra` (server_, on
+  // port_) and fills its disk through producer_ with jobs of `body_size`
+  // bytes; see fill_disk.
+  std::string start_and_fill(std::size_t body_size, const std::vector<std::string>& extra = {}) {
     port_ = free_port();
-    const pid_t pid = start_server(args_for_policy(), port_);
+    std::vector<std::string> args = args_for_policy();
+    args.insert(args.end(), extra.begin(), extra.end());
+    const pid_t pid = start_server(args, port_);
     EXPECT_GT(pid, 0) << read_file(log_path_);
     if (pid <= 0) return "no server";
     server_ = std::make_unique<ProcessGuard>(pid);
@@ -225,9 +235,18 @@ class FullDiskPolicy : public FullDisk, public ::testing::WithParamInterface<con
 // files obsolete, their removal frees the disk, and the log takes every
 // change again by itself, with no space freed by hand.
 TEST_P(FullDiskPolicy, ConsumersDrainAFullLogAndFreeItsDisk) {
-  ASSERT_EQ(start_and_fill(1000), "OUT_OF_MEMORY");
+  const int metrics_port = free_port();
+  ASSERT_EQ(start_and_fill(1000, {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)}),
+            "OUT_OF_MEMORY");
   ASSERT_GT(acked_.size(), 50u);
   EXPECT_NE(read_file(log_path_).find("refusing puts"), std::string::npos) << read_file(log_path_);
+  // Operators see why: not ready, the log full (not failed).
+  const std::string not_ready = http_get(metrics_port, "/readyz");
+  EXPECT_EQ(not_ready.substr(0, 12), "HTTP/1.0 503") << not_ready;
+  EXPECT_NE(not_ready.find("log full: "), std::string::npos) << not_ready;
+  const std::string full_metrics = http_get(metrics_port, "/metrics");
+  EXPECT_NE(full_metrics.find("\nbeanstalkd_wal_full 1\n"), std::string::npos);
+  EXPECT_NE(full_metrics.find("\nbeanstalkd_wal_healthy 0\n"), std::string::npos);
 
   // Full: puts are refused and leave nothing half done; reads and reserves
   // keep working, and so do releases, burials and kicks, as in the
@@ -261,6 +280,9 @@ TEST_P(FullDiskPolicy, ConsumersDrainAFullLogAndFreeItsDisk) {
   ASSERT_EQ(reply.rfind("INSERTED ", 0), 0u) << reply << "\n" << read_file(log_path_);
   acked_.emplace_back(std::stoull(reply.substr(9)), "after the drain");
   EXPECT_NE(read_file(log_path_).find("writable again"), std::string::npos) << read_file(log_path_);
+  EXPECT_EQ(http_get(metrics_port, "/readyz").substr(0, 12), "HTTP/1.0 200");
+  EXPECT_NE(http_get(metrics_port, "/metrics").find("\nbeanstalkd_wal_full 0\n"),
+            std::string::npos);
   server_->stop(SIGTERM);
 
   // After a restart every acknowledged job is there, byte for byte, and

@@ -74,6 +74,13 @@ class Client {
     buf_.erase(0, out.size());
     return out;
   }
+  // Everything until the peer closes (or the receive timeout).
+  std::string until_closed() {
+    while (ok_) fill();
+    std::string out;
+    out.swap(buf_);
+    return out;
+  }
 
  private:
   void fill() {

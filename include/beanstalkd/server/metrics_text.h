@@ -25,6 +25,7 @@ namespace beanstalkd::server {
 struct WalMetrics {
   wal::WalStats stats;  // sync_latency_buckets: a count per bucket, not cumulative
   bool healthy = true;
+  bool full = false;  // no room on the disk for the next file (Wal::full)
   std::uint64_t oldest_file_index = 0;
   std::uint64_t current_file_index = 0;
   std::uint64_t max_file_size = 0;

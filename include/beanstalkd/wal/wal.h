@@ -155,6 +155,9 @@ class Wal final : public Journal {
   // False after a write or sync failure, until a retry succeeds, and while
   // the log is full (no room on the disk for its next file).
   bool healthy() const { return !failed_ && !full_; }
+  // The disk had no room for the next file: puts are refused while deletes
+  // (and update_room()'s changes) go into the current file's reserve.
+  bool full() const { return full_ && !failed_; }
   // Deletes are also accepted while the log is full, as long as the current
   // file's reserve has room for their records.
   bool accepts_deletes() const {
