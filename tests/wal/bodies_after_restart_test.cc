@@ -23,13 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace beanstalkd::testing;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Bodies of many sizes, with bytes a line-based reader would trip on. The
 // last size is one the log writes in two steps (PlacedRecord).
 std::string body_for(int i) {

@@ -73,29 +73,9 @@ class SmallDisk {
   bool mounted_ = false;
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::string put(Client& c, const std::string& body) {
   c.send("put 0 0 60 " + std::to_string(body.size()) + "\r\n" + body + "\r\n");
   return c.line();
-}
-
-// The value of `key` in a stats answer, or "" if absent.
-std::string stat(Client& c, const std::string& key) {
-  c.send("stats\r\n");
-  const std::string header = c.line();
-  if (header.rfind("OK ", 0) != 0) return "";
-  const std::string body = c.bytes(std::stoul(header.substr(3)) + 2);
-  const std::string prefix = "\n" + key + ": ";
-  const auto at = body.find(prefix);
-  if (at == std::string::npos) return "";
-  const auto start = at + prefix.size();
-  return body.substr(start, body.find('\n', start) - start);
 }
 
 // A 4 MiB disk with a log directory and a file that leaves the log about

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -130,6 +132,27 @@ inline pid_t start_process(const std::string& bin, const std::vector<std::string
   return -1;
 }
 
+// A whole file (a server's log), or "" if it cannot be read.
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The value of `key` in a stats answer, or "" if absent.
+inline std::string stat(Client& c, const std::string& key) {
+  c.send("stats\r\n");
+  const std::string header = c.line();
+  if (header.rfind("OK ", 0) != 0) return "";
+  const std::string body = c.bytes(std::stoul(header.substr(3)) + 2);
+  const std::string prefix = "\n" + key + ": ";
+  const auto at = body.find(prefix);
+  if (at == std::string::npos) return "";
+  const auto start = at + prefix.size();
+  return body.substr(start, body.find('\n', start) - start);
+}
+
 inline void kill_process(pid_t pid, int sig = SIGKILL) {
   kill(pid, sig);
   waitpid(pid, nullptr, 0);
@@ -156,11 +179,11 @@ class ProcessGuard {
 
 // With -f 0 unless `sync_ms` says otherwise; bodies up to 4 MiB.
 inline pid_t start_server(const std::string& bin, int port, const std::string& dir,
-                          const std::string& sync_ms = "0") {
+                          const std::string& sync_ms = "0", const std::string& log_path = "") {
   return start_process(
       bin,
       {"-l", "127.0.0.1", "-p", std::to_string(port), "-b", dir, "-f", sync_ms, "-z", "4194304"},
-      port);
+      port, log_path);
 }
 
 }  // namespace beanstalkd::testing
