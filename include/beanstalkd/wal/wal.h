@@ -20,13 +20,13 @@
 //
 // Each file keeps its last eighth for deletes (kDeleteReserveShare): the
 // next file is created, and preallocated, when a record would reach into
-// that reserve. If the disk has no room for it the log is full: it refuses
-// every put, whose records go into the reserve, so consumers can still
-// drain the queue: deletes may use all of it, releases, burials and kicks
-// its first quarter (update_room). The deletes make old files obsolete, and
-// removing those frees the space the next file needs (the reference
-// reserves log space for each job's delete at its put, for the same
-// reason). The creation is retried every second.
+// that reserve. If the disk has no room for it the log is full: puts are
+// refused, and the other changes' records go into the reserve, so consumers
+// can still drain the queue: deletes may use all of it, releases, burials
+// and kicks its first quarter (update_room). The deletes make old files
+// obsolete, and removing those frees the space the next file needs (the
+// reference reserves log space for each job's delete at its put, for the
+// same reason). The creation is retried every second.
 //
 // Jobs leave their bodies in the log (Job::body_in_log), both those put while
 // it runs and those recovered at start-up: a body is read back, checksum
