@@ -392,7 +392,7 @@ bool Store::copy_body(const Job& job, char* dest) const {
   return journal_ && journal_->copy_body(job, dest);
 }
 
-Job* Store::held_job(Session& session, std::uint64_t id) const {
+Job* Store::held_job(const Session& session, std::uint64_t id) const {
   Job* job = jobs_.find(id);
   if (!job || job->state != JobState::Reserved || job->reserver != &session) return nullptr;
   return job;
@@ -409,20 +409,38 @@ bool Store::delete_job(Session& session, std::uint64_t id) {
   return true;
 }
 
+namespace {
+
+// See Store::release_only_counts.
+bool release_leaves_state(const Job& job, std::uint32_t priority, std::uint32_t delay_seconds) {
+  return priority == job.priority && delay_seconds == 0 && job.delay_seconds == 0;
+}
+
+}  // namespace
+
+bool Store::release_only_counts(const Session& session, std::uint64_t id, std::uint32_t priority,
+                                std::uint32_t delay_seconds) const {
+  const Job* job = held_job(session, id);
+  return job && release_leaves_state(*job, priority, delay_seconds);
+}
+
 bool Store::release(Session& session, std::uint64_t id, std::uint32_t priority,
                     std::uint32_t delay_seconds) {
   Job* job = held_job(session, id);
   if (!job) return false;
+  const Journal::Update update = release_leaves_state(*job, priority, delay_seconds)
+                                     ? Journal::Update::CountersOnly
+                                     : Journal::Update::State;
   unlink(job);
   job->priority = priority;
   job->delay_seconds = delay_seconds;
   ++job->releases;
   if (delay_seconds > 0) {
     make_delayed(job, clock_.now() + seconds(delay_seconds));
-    if (journal_) journal_->record_update(*job, Journal::Update::State);
+    if (journal_) journal_->record_update(*job, update);
   } else {
     job->state = JobState::Ready;
-    if (journal_) journal_->record_update(*job, Journal::Update::State);
+    if (journal_) journal_->record_update(*job, update);
     make_ready(job);
   }
   return true;

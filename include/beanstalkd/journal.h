@@ -19,7 +19,8 @@ class Journal {
   // Why a job's record is updated: a change a restart must restore
   // (release, bury, kick), or one it need not, where only counters would
   // be lost (a reserve: a reserved job comes back ready anyway; a TTR
-  // timeout, which makes it ready again).
+  // timeout, which makes it ready again; a release that keeps the priority
+  // and delays nothing).
   enum class Update : std::uint8_t { State, CountersOnly };
   // The job's state, priority, delay or counters changed.
   virtual void record_update(Job& job, Update update) = 0;

@@ -100,6 +100,12 @@ class Store {
   bool delete_job(Session& session, std::uint64_t id);
   bool release(Session& session, std::uint64_t id, std::uint32_t priority,
                std::uint32_t delay_seconds);
+  // Whether that release would change nothing a restart restores: the
+  // session holds the job, its priority stays, and neither this release nor
+  // the last put or release delays it. Such a release only counts
+  // (Journal::Update::CountersOnly), so even a full log takes it.
+  bool release_only_counts(const Session& session, std::uint64_t id, std::uint32_t priority,
+                           std::uint32_t delay_seconds) const;
   bool bury(Session& session, std::uint64_t id, std::uint32_t priority);
   bool touch(Session& session, std::uint64_t id);
   std::uint32_t kick(Session& session, std::uint32_t bound);
@@ -156,7 +162,7 @@ class Store {
   void hand_to(Session& session, Job* job);
   void dispatch(Tube* tube);
   Job* best_ready(const Session& session) const;
-  Job* held_job(Session& session, std::uint64_t id) const;
+  Job* held_job(const Session& session, std::uint64_t id) const;
 
   bool deadline_soon(const Session& session, Nanos now) const;
   bool any_ready(const Session& session) const;

@@ -75,7 +75,13 @@ void Connection::run(const protocol::Command& cmd) {
       hold_for_log();
       return;
     case Op::Release:
-      if (refuse_update()) return;
+      // One that changes nothing a restart restores is only counted, and a
+      // full log takes it as the reference takes any release without delay.
+      if (server_.updates_allowed() == 0 &&
+          !store.release_only_counts(session_, cmd.id, cmd.priority, cmd.delay)) {
+        reply("OUT_OF_MEMORY\r\n");
+        return;
+      }
       reply(store.release(session_, cmd.id, cmd.priority, cmd.delay) ? "RELEASED\r\n"
                                                                      : "NOT_FOUND\r\n");
       hold_for_log();

@@ -247,6 +247,30 @@ TEST_P(FullDiskPolicy, ConsumersDrainAFullLogAndFreeItsDisk) {
   }
   consumer.send("kick 10\r\n");
   EXPECT_EQ(consumer.line(), "KICKED 1");
+  // Changes take the first quarter of the reserve (2 KiB here) and are
+  // then refused; a release that keeps the priority and adds no delay only
+  // counts, and is still taken.
+  int priority = 0;  // the job's
+  std::string release_reply;
+  for (int round = 0; round < 100; ++round) {
+    consumer.send("reserve-job " + first + "\r\n");
+    ASSERT_EQ(consumer.line(), "RESERVED " + first + " 1000");
+    consumer.bytes(1002);
+    consumer.send("release " + first + " " + std::to_string(1 - priority) + " 0\r\n");
+    release_reply = consumer.line();
+    if (release_reply != "RELEASED") break;
+    priority = 1 - priority;
+  }
+  ASSERT_EQ(release_reply, "OUT_OF_MEMORY");  // the job is still reserved
+  consumer.send("release " + first + " " + std::to_string(priority) + " 0\r\n");
+  EXPECT_EQ(consumer.line(), "RELEASED");
+  consumer.send("reserve-job " + first + "\r\n");
+  ASSERT_EQ(consumer.line(), "RESERVED " + first + " 1000");
+  consumer.bytes(1002);
+  consumer.send("bury " + first + " 0\r\n");
+  EXPECT_EQ(consumer.line(), "OUT_OF_MEMORY");
+  consumer.send("release " + first + " " + std::to_string(priority) + " 0\r\n");
+  EXPECT_EQ(consumer.line(), "RELEASED");
 
   // The consumer drains the oldest half; the log frees their files and
   // creates its next one.

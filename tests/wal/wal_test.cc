@@ -752,8 +752,9 @@ TEST_F(WalTest, AFullLogTakesDeletesIntoItsReserveUntilTheNextFileCanBeCreated) 
 // While full, releases, burials and kicks are recorded too, in the first
 // quarter of the reserve: a worker that buries what it cannot process keeps
 // working, a loop of them stops at that quarter, and the deletes keep the
-// rest. Reserves and timeouts are not recorded meanwhile (a reserved job
-// comes back ready). After a stop every recorded change is there.
+// rest. Reserves, timeouts and releases that change nothing but counters
+// are not recorded meanwhile (a reserved job comes back ready). After a
+// stop every recorded change is there.
 TEST_F(WalTest, AFullLogTakesReleasesBuriesAndKicksIntoAQuarterOfItsReserve) {
   WalOptions o = options();
   o.file_size = 16384;  // a reserve of 2 KiB: a quarter of it is some 8 updates
@@ -762,7 +763,8 @@ TEST_F(WalTest, AFullLogTakesReleasesBuriesAndKicksIntoAQuarterOfItsReserve) {
   ASSERT_FALSE(a->wal.healthy());
   ASSERT_GT(a->wal.update_room(), 0u);
 
-  // Reserves and TTR timeouts only count: they take none of that room.
+  // Reserves, TTR timeouts and releases that keep the priority and add no
+  // delay only count: they take none of that room.
   const std::uint64_t room = a->wal.update_room();
   ASSERT_TRUE(a->store.reserve_job(a->session, ids.back()));
   a->clock.advance(61 * kNanosPerSecond);  // past its TTR of 60
@@ -770,6 +772,13 @@ TEST_F(WalTest, AFullLogTakesReleasesBuriesAndKicksIntoAQuarterOfItsReserve) {
   a->wal.flush();
   EXPECT_EQ(a->store.find_job(ids.back())->state, JobState::Ready);
   EXPECT_EQ(a->store.find_job(ids.back())->timeouts, 1u);
+  ASSERT_TRUE(a->store.reserve_job(a->session, ids.back()));
+  EXPECT_TRUE(a->store.release_only_counts(a->session, ids.back(), 10, 0));
+  EXPECT_FALSE(a->store.release_only_counts(a->session, ids.back(), 11, 0));
+  EXPECT_FALSE(a->store.release_only_counts(a->session, ids.back(), 10, 1));
+  ASSERT_TRUE(a->store.release(a->session, ids.back(), 10, 0));
+  a->wal.flush();
+  EXPECT_EQ(a->store.find_job(ids.back())->releases, 1u);
   EXPECT_EQ(a->wal.update_room(), room);
 
   // Bury, kick and release the same job until the room is gone.
