@@ -20,10 +20,10 @@ std::uint64_t whole_seconds(Nanos ns) {
 
 }  // namespace
 
-// A release, burial or kick the log cannot record is refused the way the
+// A change the log cannot record (`allowed` false) is refused the way the
 // reference refuses a change it cannot reserve log space for.
-bool Connection::refuse_update() {
-  if (server_.updates_allowed() > 0) return false;
+bool Connection::refuse_unless(bool allowed) {
+  if (allowed) return false;
   reply("OUT_OF_MEMORY\r\n");
   return true;
 }
@@ -67,27 +67,22 @@ void Connection::run(const protocol::Command& cmd) {
       return;
     }
     case Op::Delete:
-      if (!server_.deletes_allowed()) {
-        reply("OUT_OF_MEMORY\r\n");
-        return;
-      }
+      if (refuse_unless(server_.deletes_allowed())) return;
       reply(store.delete_job(session_, cmd.id) ? "DELETED\r\n" : "NOT_FOUND\r\n");
       hold_for_log();
       return;
     case Op::Release:
       // One that changes nothing a restart restores is only counted, and a
       // full log takes it as the reference takes any release without delay.
-      if (server_.updates_allowed() == 0 &&
-          !store.release_only_counts(session_, cmd.id, cmd.priority, cmd.delay)) {
-        reply("OUT_OF_MEMORY\r\n");
+      if (refuse_unless(server_.updates_allowed() > 0 ||
+                        store.release_only_counts(session_, cmd.id, cmd.priority, cmd.delay)))
         return;
-      }
       reply(store.release(session_, cmd.id, cmd.priority, cmd.delay) ? "RELEASED\r\n"
                                                                      : "NOT_FOUND\r\n");
       hold_for_log();
       return;
     case Op::Bury:
-      if (refuse_update()) return;
+      if (refuse_unless(server_.updates_allowed() > 0)) return;
       reply(store.bury(session_, cmd.id, cmd.priority) ? "BURIED\r\n" : "NOT_FOUND\r\n");
       hold_for_log();
       return;
@@ -95,7 +90,7 @@ void Connection::run(const protocol::Command& cmd) {
       reply(store.touch(session_, cmd.id) ? "TOUCHED\r\n" : "NOT_FOUND\r\n");
       return;
     case Op::Kick: {
-      if (refuse_update()) return;
+      if (refuse_unless(server_.updates_allowed() > 0)) return;
       // A full log may have room for fewer: kick those, as the reference
       // kicks until its log refuses one.
       const auto bound =
@@ -105,7 +100,7 @@ void Connection::run(const protocol::Command& cmd) {
       return;
     }
     case Op::KickJob:
-      if (refuse_update()) return;
+      if (refuse_unless(server_.updates_allowed() > 0)) return;
       reply(store.kick_job(cmd.id) ? "KICKED\r\n" : "NOT_FOUND\r\n");
       hold_for_log();
       return;

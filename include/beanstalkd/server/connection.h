@@ -78,7 +78,7 @@ class Connection final : public ReserveListener, public HangupListener {
   // Commands (connection_commands.cc).
   void execute(const protocol::Command& command);  // times run()
   void run(const protocol::Command& command);
-  bool refuse_update();
+  bool refuse_unless(bool allowed);
   void hold_for_log();
   void start_put(const protocol::Command& command);
   void finish_put();
