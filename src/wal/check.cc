@@ -20,14 +20,7 @@ int check_wal_directory(const std::string& dir, std::ostream& out) {
     out << "cannot read " << dir << ": " << std::strerror(rc) << "\n";
     return 2;
   }
-  std::vector<std::uint32_t> indexes;
-  std::vector<std::uint32_t> set_aside;
-  for (const std::string& name : names) {
-    if (std::uint32_t index = Wal::parse_file_name(name)) indexes.push_back(index);
-    if (std::uint32_t index = parse_set_aside_file_name(name)) set_aside.push_back(index);
-  }
-  std::sort(indexes.begin(), indexes.end());
-  std::sort(set_aside.begin(), set_aside.end());
+  const auto [indexes, set_aside] = log_file_indexes(names);
 
   bool damaged = false;
   std::uint64_t total_records = 0;

@@ -57,6 +57,17 @@ std::vector<MissingFiles> missing_log_files(const std::vector<std::uint32_t>& pr
   return missing;
 }
 
+LogFileIndexes log_file_indexes(const std::vector<std::string>& names) {
+  LogFileIndexes found;
+  for (const std::string& name : names) {
+    if (std::uint32_t index = Wal::parse_file_name(name)) found.files.push_back(index);
+    if (std::uint32_t index = parse_set_aside_file_name(name)) found.set_aside.push_back(index);
+  }
+  std::sort(found.files.begin(), found.files.end());
+  std::sort(found.set_aside.begin(), found.set_aside.end());
+  return found;
+}
+
 std::uint32_t parse_set_aside_file_name(const std::string& name) {
   constexpr std::string_view kSuffix = ".damaged";
   if (name.size() <= kSuffix.size() ||

@@ -109,14 +109,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
     error = "cannot list " + options_.dir + ": " + std::strerror(rc);
     return false;
   }
-  std::vector<std::uint32_t> indexes;
-  std::vector<std::uint32_t> set_aside;  // wal.N.damaged: not missing
-  for (const std::string& name : names) {
-    if (std::uint32_t index = parse_file_name(name)) indexes.push_back(index);
-    if (std::uint32_t index = parse_set_aside_file_name(name)) set_aside.push_back(index);
-  }
-  std::sort(indexes.begin(), indexes.end());
-  std::sort(set_aside.begin(), set_aside.end());
+  auto [indexes, set_aside] = log_file_indexes(names);
   drop_unborn_files(indexes);
 
   const Nanos wall_to_mono = clock_->now() - wall_clock_now();

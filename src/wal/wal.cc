@@ -113,9 +113,10 @@ void Wal::reserve_room(std::size_t size) {
   }
   if (append_size_ + size > rotation_point() && append_size_ > kFileHeaderSize) {
     // No room on the disk for the next file: the record takes the reserve,
-    // and from now on only deletes do. A record too large for the reserve
-    // goes on to the next file regardless, whose creation then fails again
-    // at the write, holding its reply until a retry succeeds.
+    // and from now on only deletes and update_room()'s changes do. A record
+    // too large for the reserve goes on to the next file regardless, whose
+    // creation then fails again at the write, holding its reply until a
+    // retry succeeds.
     if (!prepare_file(append_index_ + 1) && fits_file) {
       append_size_ += size;
       return;
@@ -313,8 +314,9 @@ std::uint64_t Wal::update_room() const {
 
 void Wal::record_update(Job& job, Update update) {
   // While failed the server refuses changes, and while full it admits those
-  // update_room() has room for; what else arrives here (reserves and
-  // timeouts) only counts, and is left out rather than take that room.
+  // update_room() has room for; what else arrives here (reserves, timeouts
+  // and releases that keep everything) only counts, and is left out rather
+  // than take that room.
   if (failed_) return;
   if (full_ && update == Update::CountersOnly) return;
   reserve_room(kJobUpdateRecordSize);

@@ -32,6 +32,7 @@
 
 #include "beanstalkd/store.h"
 #include "beanstalkd/wal/check.h"
+#include "beanstalkd/wal/file_sequence.h"
 #include "fault_injection_fs.h"
 
 namespace beanstalkd::wal {
@@ -1641,11 +1642,10 @@ TEST_F(WalTest, AFailedFillIsWrittenAgainByTheRetry) {
   EXPECT_EQ(body_of(b->store, *b->store.find_job(id)), large);
 }
 
-// The log files of dir_, without the lock.
+// The names of the log files among `names` (wal_files() also lists the lock).
 std::vector<std::string> log_files_in(const std::vector<std::string>& names) {
   std::vector<std::string> files;
-  for (const std::string& name : names)
-    if (Wal::parse_file_name(name) != 0) files.push_back(name);
+  for (std::uint32_t index : log_file_indexes(names).files) files.push_back(Wal::file_name(index));
   return files;
 }
 

@@ -47,6 +47,13 @@ std::vector<MissingFiles> missing_log_files(const std::vector<std::uint32_t>& pr
                                             const std::vector<std::uint32_t>& set_aside,
                                             std::uint32_t oldest_needed);
 
+// The log's files among a directory's `names`, each list ascending.
+struct LogFileIndexes {
+  std::vector<std::uint32_t> files;      // wal.N
+  std::vector<std::uint32_t> set_aside;  // wal.N.damaged: not missing
+};
+LogFileIndexes log_file_indexes(const std::vector<std::string>& names);
+
 // The N of a file kept aside as "wal.N.damaged", or 0.
 std::uint32_t parse_set_aside_file_name(const std::string& name);
 
