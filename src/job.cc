@@ -32,6 +32,14 @@ Job* Job::allocate(std::uint64_t id, std::uint32_t body_size) {
 
 namespace {
 
+// Activity slots, one for each job that has been reserved, delayed or
+// buried. Never destroyed: jobs may outlive any owner.
+SlabAllocator& activities() {
+  static_assert(alignof(JobActivity) <= SlabAllocator::kSlotAlignment);
+  static auto* slab = new SlabAllocator(sizeof(JobActivity));
+  return *slab;
+}
+
 // Header-only jobs, one for each job whose body stays in the log: with -b,
 // most of the jobs in memory. Never destroyed: jobs may outlive any owner.
 SlabAllocator& header_only_jobs() {
@@ -41,6 +49,16 @@ SlabAllocator& header_only_jobs() {
 }
 
 }  // namespace
+
+const JobActivity Job::kNoActivity{};
+
+JobActivity& Job::start_activity() {
+  assert(!activity_);
+  void* memory = activities().allocate();
+  if (!memory) throw std::bad_alloc();
+  activity_ = new (memory) JobActivity{};
+  return *activity_;
+}
 
 Job* Job::allocate_body_in_log(std::uint64_t id, std::uint32_t body_size) {
   void* memory = header_only_jobs().allocate();
@@ -57,6 +75,7 @@ Job* Job::without_body(Job* job, std::uint64_t record_offset) {
   Job* lean = allocate_body_in_log(job->id, job->body_size);
   if (!lean) return job;
   *lean = *job;
+  job->activity_ = nullptr;  // now lean's
   lean->body_in_log = true;
   lean->set_log_offset(record_offset);
   release_memory(job);
@@ -67,6 +86,10 @@ void Job::release_memory(Job* job) {
   job->removed = true;
   if (job->pins() > 0) return;
   const bool header_only = job->body_in_log;
+  if (job->activity_) {
+    job->activity_->~JobActivity();
+    activities().free(job->activity_);
+  }
   job->~Job();
   if (header_only) {
     header_only_jobs().free(job);

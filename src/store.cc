@@ -173,10 +173,11 @@ void Store::unlink(Job* job) {
       --counts_.buried;
       break;
     case JobState::Reserved: {
-      Session* holder = job->reserver;
+      JobActivity& activity = job->activity_to_change();
+      Session* holder = activity.holder;
       holder->reserved.remove(job);
       job_timers_.remove(job);
-      job->reserver = nullptr;
+      activity.holder = nullptr;
       --tube->reserved_count;
       --counts_.reserved;
       // A waiting holder's next DEADLINE_SOON moment depends on its jobs.
@@ -200,7 +201,7 @@ void Store::make_ready(Job* job) {
 
 void Store::make_delayed(Job* job, Nanos until) {
   job->state = JobState::Delayed;
-  job->deadline_at = until;
+  job->activity_to_change().deadline_at = until;
   job->tube->delayed.push(job);
   job_timers_.push(job);
   ++counts_.delayed;
@@ -208,7 +209,7 @@ void Store::make_delayed(Job* job, Nanos until) {
 
 void Store::make_buried(Job* job) {
   job->state = JobState::Buried;
-  job->deadline_at = static_cast<Nanos>(++bury_sequence_);
+  job->activity_to_change().deadline_at = static_cast<Nanos>(++bury_sequence_);
   job->tube->buried.push(job);
   ++counts_.buried;
 }
@@ -217,9 +218,10 @@ void Store::hand_to(Session& session, Job* job) {
   unlink(job);
   Nanos now = clock_.now();
   job->state = JobState::Reserved;
-  job->reserver = &session;
-  job->deadline_at = now + job->ttr();
-  ++job->reserves;
+  JobActivity& activity = job->activity_to_change();
+  activity.holder = &session;
+  activity.deadline_at = now + job->ttr();
+  ++activity.reserves;
   session.reserved.add(job);
   job_timers_.push(job);
   ++job->tube->reserved_count;
@@ -267,7 +269,7 @@ Job* Store::put(Session& session, Job* job, std::uint32_t priority, std::uint32_
   job->created_at = now;
   const bool delayed = delay_seconds > 0;
   job->state = delayed ? JobState::Delayed : JobState::Ready;
-  if (delayed) job->deadline_at = now + seconds(delay_seconds);
+  if (delayed) job->activity_to_change().deadline_at = now + seconds(delay_seconds);
   // Logged before anything points to the job (the log may move it into a
   // smaller allocation) and before it can be handed to a waiting worker
   // (which logs an update).
@@ -276,7 +278,7 @@ Job* Store::put(Session& session, Job* job, std::uint32_t priority, std::uint32_
   ++counters_.total_jobs;
   ++job->tube->total_jobs;
   if (delayed) {
-    make_delayed(job, job->deadline_at);
+    make_delayed(job, job->activity().deadline_at);
   } else {
     make_ready(job);
   }
@@ -304,7 +306,7 @@ bool Store::any_ready(const Session& session) const {
 
 bool Store::deadline_soon(const Session& session, Nanos now) const {
   return session.reserved.any_of(
-      [&](const Job* job) { return now >= job->deadline_at - kSafetyMargin; });
+      [&](const Job* job) { return now >= job->activity().deadline_at - kSafetyMargin; });
 }
 
 void Store::reserve(Session& session, std::optional<std::uint32_t> timeout_seconds) {
@@ -351,7 +353,7 @@ void Store::schedule_tick(Session& session, Nanos now) {
   (void)now;
   Nanos tick = session.wait_until >= 0 ? session.wait_until : kNoTimer;
   session.reserved.for_each(
-      [&](const Job* job) { tick = std::min(tick, job->deadline_at - kSafetyMargin); });
+      [&](const Job* job) { tick = std::min(tick, job->activity().deadline_at - kSafetyMargin); });
   session.tick_at = tick;
   if (tick == kNoTimer) {
     if (session.tick_index != kNotInHeap) session_timers_.remove(&session);
@@ -394,14 +396,15 @@ bool Store::copy_body(const Job& job, char* dest) const {
 
 Job* Store::held_job(const Session& session, std::uint64_t id) const {
   Job* job = jobs_.find(id);
-  if (!job || job->state != JobState::Reserved || job->reserver != &session) return nullptr;
+  if (!job || job->state != JobState::Reserved || job->activity().holder != &session)
+    return nullptr;
   return job;
 }
 
 bool Store::delete_job(Session& session, std::uint64_t id) {
   Job* job = jobs_.find(id);
   if (!job) return false;
-  if (job->state == JobState::Reserved && job->reserver != &session) return false;
+  if (job->state == JobState::Reserved && job->activity().holder != &session) return false;
   unlink(job);
   ++job->tube->cmd_delete;
   if (journal_) journal_->record_delete(*job);
@@ -434,7 +437,7 @@ bool Store::release(Session& session, std::uint64_t id, std::uint32_t priority,
   unlink(job);
   job->priority = priority;
   job->delay_seconds = delay_seconds;
-  ++job->releases;
+  ++job->activity_to_change().releases;
   if (delay_seconds > 0) {
     make_delayed(job, clock_.now() + seconds(delay_seconds));
     if (journal_) journal_->record_update(*job, update);
@@ -451,7 +454,7 @@ bool Store::bury(Session& session, std::uint64_t id, std::uint32_t priority) {
   if (!job) return false;
   unlink(job);
   job->priority = priority;
-  ++job->buries;
+  ++job->activity_to_change().buries;
   make_buried(job);
   if (journal_) journal_->record_update(*job, Journal::Update::State);
   return true;
@@ -460,7 +463,7 @@ bool Store::bury(Session& session, std::uint64_t id, std::uint32_t priority) {
 bool Store::touch(Session& session, std::uint64_t id) {
   Job* job = held_job(session, id);
   if (!job) return false;
-  job->deadline_at = clock_.now() + job->ttr();
+  job->activity_to_change().deadline_at = clock_.now() + job->ttr();
   job_timers_.update(job);
   return true;
 }
@@ -474,7 +477,7 @@ std::uint32_t Store::kick(Session& session, std::uint32_t bound) {
     Job* job = from_buried ? tube->buried.top() : tube->delayed.top();
     if (!job) break;
     unlink(job);
-    ++job->kicks;
+    ++job->activity_to_change().kicks;
     job->state = JobState::Ready;
     if (journal_) journal_->record_update(*job, Journal::Update::State);
     make_ready(job);
@@ -487,7 +490,7 @@ bool Store::kick_job(std::uint64_t id) {
   Job* job = jobs_.find(id);
   if (!job || (job->state != JobState::Buried && job->state != JobState::Delayed)) return false;
   unlink(job);
-  ++job->kicks;
+  ++job->activity_to_change().kicks;
   job->state = JobState::Ready;
   if (journal_) journal_->record_update(*job, Journal::Update::State);
   make_ready(job);
@@ -530,9 +533,10 @@ void Store::finish_recovery(std::uint64_t next_id) {
       // The buried heap orders them by their burial sequence, kept in deadline_at.
       job->tube->buried.push(job);
       ++counts_.buried;
-      bury_sequence_ = std::max(bury_sequence_, static_cast<std::uint64_t>(job->deadline_at));
-    } else if (job->state == JobState::Delayed && job->deadline_at > now) {
-      make_delayed(job, job->deadline_at);
+      bury_sequence_ =
+          std::max(bury_sequence_, static_cast<std::uint64_t>(job->activity().deadline_at));
+    } else if (job->state == JobState::Delayed && job->activity().deadline_at > now) {
+      make_delayed(job, job->activity().deadline_at);
     } else {
       make_ready(job);
     }
@@ -546,7 +550,7 @@ void Store::finish_recovery(std::uint64_t next_id) {
 
 void Store::timeout_job(Job* job) {
   unlink(job);
-  ++job->timeouts;
+  ++job->activity_to_change().timeouts;
   ++counters_.job_timeouts;
   job->state = JobState::Ready;
   if (journal_) journal_->record_update(*job, Journal::Update::CountersOnly);
@@ -568,7 +572,7 @@ void Store::process_timers() {
     }
   }
   while (Job* job = job_timers_.top()) {
-    if (job->deadline_at > now) break;
+    if (job->activity().deadline_at > now) break;
     if (job->state == JobState::Reserved) {
       timeout_job(job);
     } else {
@@ -587,7 +591,7 @@ void Store::process_timers() {
 
 Nanos Store::next_timer() const {
   Nanos next = kNoTimer;
-  if (Job* job = job_timers_.top()) next = std::min(next, job->deadline_at);
+  if (Job* job = job_timers_.top()) next = std::min(next, job->activity().deadline_at);
   if (Tube* tube = pauses_.top()) next = std::min(next, tube->unpause_at);
   if (Session* session = session_timers_.top()) next = std::min(next, session->tick_at);
   return next;

@@ -26,28 +26,38 @@ const char* job_state_name(JobState state);
 // Ready jobs with a priority below this count as "urgent" in stats.
 inline constexpr std::uint32_t kUrgentPriority = 1024;
 
-struct Job {
-  std::uint64_t id;
-  Tube* tube;
-  Session* reserver = nullptr;  // the holder, while reserved
-  Nanos created_at;
+// What a job carries only once something has happened to it beyond being
+// put ready: its holder, its deadline, its place in the store's timer heap
+// and the counts of what was done to it. A queue's backlog is mostly jobs
+// put ready and not yet reserved, which need none of it, so it lives in a
+// slot of its own, allocated the first time a job is reserved, delayed or
+// buried (or recovered with counts), and the job itself stays small enough
+// for a 100-byte body to share a 176-byte malloc chunk with it.
+struct JobActivity {
+  Session* holder = nullptr;  // while reserved
   // While delayed: when the job becomes ready. While reserved: when its TTR
   // runs out. While buried: its burial sequence number, which orders the
   // buried heap and is kept in the log so the order survives a restart.
   Nanos deadline_at = 0;
-  // Ready, delayed or buried: its position in its tube's heap of that
-  // state. Reserved: its position in the holder's ReservedJobs.
-  HeapIndex heap_index = kNotInHeap;
   HeapIndex timer_index = kNotInHeap;  // in the store's deadline heap
-  std::uint32_t priority;
-  std::uint32_t delay_seconds;  // as given by the last put or release
-  std::uint32_t ttr_seconds;    // at least 1
-  std::uint32_t body_size;      // without the trailing CRLF
   std::uint32_t reserves = 0;
   std::uint32_t timeouts = 0;
   std::uint32_t releases = 0;
   std::uint32_t buries = 0;
   std::uint32_t kicks = 0;
+};
+
+struct Job {
+  std::uint64_t id;
+  Tube* tube;
+  Nanos created_at;
+  // Ready, delayed or buried: its position in its tube's heap of that
+  // state. Reserved: its position in the holder's ReservedJobs.
+  HeapIndex heap_index = kNotInHeap;
+  std::uint32_t priority;
+  std::uint32_t delay_seconds;  // as given by the last put or release
+  std::uint32_t ttr_seconds;    // at least 1
+  std::uint32_t body_size;      // without the trailing CRLF
   // Body in memory: output buffers still sending it (pins()); the memory
   // outlives a delete until they are done. Body in the log: where the job's
   // full record starts in file wal_file (log_offset()); such a body is
@@ -81,6 +91,13 @@ struct Job {
     assert(body_in_log && offset <= kMaxLogOffset);
     pins_or_log_offset = static_cast<std::uint32_t>(offset);
   }
+  // The job's activity; all zero for a job that has none yet.
+  const JobActivity& activity() const { return activity_ ? *activity_ : kNoActivity; }
+  // The same, to change: allocated on first use. Throws std::bad_alloc when
+  // memory is short, as the containers around it do.
+  JobActivity& activity_to_change() { return activity_ ? *activity_ : start_activity(); }
+  bool has_activity() const { return activity_ != nullptr; }
+
   Nanos ttr() const { return static_cast<Nanos>(ttr_seconds) * kNanosPerSecond; }
   bool urgent() const { return priority < kUrgentPriority; }
 
@@ -101,12 +118,18 @@ struct Job {
     ++pins_or_log_offset;
   }
   void unpin();
+
+ private:
+  static const JobActivity kNoActivity;
+  JobActivity& start_activity();
+
+  JobActivity* activity_ = nullptr;  // none until something happens to the job
 };
 
 // The header's size decides the job's malloc chunk: with a 100-byte body,
-// 96 + 102 bytes fit a 208-byte chunk (a 120-byte header needed 240).
-// Growing the header costs every job in memory.
-static_assert(sizeof(Job) <= 96, "Job header grew");
+// 64 + 102 bytes fit a 176-byte chunk (the 96-byte header that held the
+// activity needed 208). Growing the header costs every job in memory.
+static_assert(sizeof(Job) <= 64, "Job header grew");
 
 struct ReadyOrder {
   bool operator()(const Job& a, const Job& b) const {
@@ -116,7 +139,9 @@ struct ReadyOrder {
 
 struct DeadlineOrder {
   bool operator()(const Job& a, const Job& b) const {
-    return a.deadline_at != b.deadline_at ? a.deadline_at < b.deadline_at : a.id < b.id;
+    const Nanos a_at = a.activity().deadline_at;
+    const Nanos b_at = b.activity().deadline_at;
+    return a_at != b_at ? a_at < b_at : a.id < b.id;
   }
 };
 
@@ -124,7 +149,7 @@ struct JobHeapSlot {
   HeapIndex& operator()(Job& j) const { return j.heap_index; }
 };
 struct JobTimerSlot {
-  HeapIndex& operator()(Job& j) const { return j.timer_index; }
+  HeapIndex& operator()(Job& j) const { return j.activity_to_change().timer_index; }
 };
 
 using ReadyHeap = IntrusiveHeap<Job, ReadyOrder, JobHeapSlot>;

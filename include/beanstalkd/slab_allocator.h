@@ -1,8 +1,8 @@
 // Equal-sized slots carved from 256 KiB blocks of their own, for objects
 // that are many and small: the header-only jobs whose bodies stay in the
-// write-ahead log. malloc gives each such 96-byte job a 112-byte chunk (its
-// 8-byte size field, rounded to 16); here it takes 96 bytes, 15 MiB less
-// for a million jobs.
+// write-ahead log, and the jobs' activity records. malloc gives each such
+// 64-byte job an 80-byte chunk (its 8-byte size field, rounded to 16); here
+// it takes 64 bytes, 15 MiB less for a million jobs.
 //
 // Each block keeps its own free slots, so a block whose last slot is freed
 // goes back to the system (one empty block is kept, so that a queue cycling

@@ -215,7 +215,7 @@ void Connection::bury_unreadable_job() {
   // change it cannot record is refused.
   if (id == 0 || server_.updates_allowed() == 0) return;
   const Job* job = server_.store().find_job(id);
-  if (!job || job->reserver != &session_) return;
+  if (!job || job->activity().holder != &session_) return;
   if (server_.store().bury(session_, id, job->priority)) {
     spdlog::warn(
         "job {} was buried: its body cannot be read back from the log (see above), so "

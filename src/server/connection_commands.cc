@@ -243,14 +243,15 @@ void Connection::reply_stats_job(std::uint64_t id) {
   s.age = whole_seconds(now - job->created_at);
   s.delay = job->delay_seconds;
   s.ttr = job->ttr_seconds;
+  const JobActivity& activity = job->activity();
   if (job->state == JobState::Reserved || job->state == JobState::Delayed)
-    s.time_left = whole_seconds(job->deadline_at - now);
+    s.time_left = whole_seconds(activity.deadline_at - now);
   s.file = job->wal_file;
-  s.reserves = job->reserves;
-  s.timeouts = job->timeouts;
-  s.releases = job->releases;
-  s.buries = job->buries;
-  s.kicks = job->kicks;
+  s.reserves = activity.reserves;
+  s.timeouts = activity.timeouts;
+  s.releases = activity.releases;
+  s.buries = activity.buries;
+  s.kicks = activity.kicks;
   reply_yaml(protocol::render_job_stats(s));
 }
 

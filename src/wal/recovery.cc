@@ -24,14 +24,18 @@ void apply_state(Job& job, const JobRecord& r, Nanos wall_to_mono) {
   job.delay_seconds = r.delay_seconds;
   // A job reserved when the server stopped is ready again.
   job.state = r.state == JobState::Reserved ? JobState::Ready : r.state;
-  job.deadline_at = 0;
-  if (job.state == JobState::Delayed) job.deadline_at = r.ready_at_wall + wall_to_mono;
-  if (job.state == JobState::Buried) job.deadline_at = static_cast<Nanos>(r.bury_order);
-  job.reserves = r.reserves;
-  job.timeouts = r.timeouts;
-  job.releases = r.releases;
-  job.buries = r.buries;
-  job.kicks = r.kicks;
+  // A ready job nothing was done to yet needs no activity (see JobActivity).
+  const bool counted = (r.reserves | r.timeouts | r.releases | r.buries | r.kicks) != 0;
+  if (job.state == JobState::Ready && !counted && !job.has_activity()) return;
+  JobActivity& activity = job.activity_to_change();
+  activity.deadline_at = 0;
+  if (job.state == JobState::Delayed) activity.deadline_at = r.ready_at_wall + wall_to_mono;
+  if (job.state == JobState::Buried) activity.deadline_at = static_cast<Nanos>(r.bury_order);
+  activity.reserves = r.reserves;
+  activity.timeouts = r.timeouts;
+  activity.releases = r.releases;
+  activity.buries = r.buries;
+  activity.kicks = r.kicks;
 }
 
 Job* make_job(Store& store, std::uint64_t id, std::string_view tube, std::string_view body) {

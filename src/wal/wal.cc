@@ -85,13 +85,15 @@ JobRecord Wal::to_record(const Job& job) const {
   r.ttr_seconds = job.ttr_seconds;
   r.state = job.state;
   r.created_at_wall = job.created_at + offset;
-  if (job.state == JobState::Delayed) r.ready_at_wall = job.deadline_at + offset;
-  if (job.state == JobState::Buried) r.bury_order = static_cast<std::uint64_t>(job.deadline_at);
-  r.reserves = job.reserves;
-  r.timeouts = job.timeouts;
-  r.releases = job.releases;
-  r.buries = job.buries;
-  r.kicks = job.kicks;
+  const JobActivity& activity = job.activity();
+  if (job.state == JobState::Delayed) r.ready_at_wall = activity.deadline_at + offset;
+  if (job.state == JobState::Buried)
+    r.bury_order = static_cast<std::uint64_t>(activity.deadline_at);
+  r.reserves = activity.reserves;
+  r.timeouts = activity.timeouts;
+  r.releases = activity.releases;
+  r.buries = activity.buries;
+  r.kicks = activity.kicks;
   r.tube = job.tube->name;
   if (!job.body_in_log) r.body = job.body();  // else append_full reads it back
   return r;

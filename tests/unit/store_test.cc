@@ -189,7 +189,7 @@ class Store : public ::testing::Test {
     for (auto& c : clients_) {
       c->session.reserved.for_each([&](const Job* j) {
         EXPECT_EQ(j->state, JobState::Reserved);
-        EXPECT_EQ(j->reserver, &c->session);
+        EXPECT_EQ(j->activity().holder, &c->session);
         ++held;
       });
     }
@@ -239,17 +239,19 @@ TEST_F(Store, PutThenReserveHandsOverTheJob) {
   EXPECT_EQ(id, 1u);
   EXPECT_EQ(state_of(id), JobState::Ready);
   expect_counts(1, 1, 0, 0, 0);
+  // Nothing happened to it yet, so it carries no activity (JobActivity).
+  EXPECT_FALSE(store.find_job(id)->has_activity());
 
   EXPECT_EQ(reserve(c), Outcomes{reserved(id)});
   EXPECT_FALSE(c.session.waiting);
   Job* job = store.find_job(id);
   ASSERT_NE(job, nullptr);
   EXPECT_EQ(job->state, JobState::Reserved);
-  EXPECT_EQ(job->reserver, &c.session);
-  EXPECT_EQ(job->reserves, 1u);
+  EXPECT_EQ(job->activity().holder, &c.session);
+  EXPECT_EQ(job->activity().reserves, 1u);
   EXPECT_EQ(job->body(), "body");
   EXPECT_EQ(std::string_view(job->body_with_crlf(), 6), "body\r\n");
-  EXPECT_EQ(job->deadline_at, clock.now() + 30 * kSecond);
+  EXPECT_EQ(job->activity().deadline_at, clock.now() + 30 * kSecond);
   expect_counts(0, 0, 1, 0, 0);
 
   EXPECT_TRUE(store.delete_job(c.session, id));
@@ -424,7 +426,7 @@ TEST_F(Store, ReleasedJobKeepsItsIdAheadOfNewerJobs) {
   std::uint64_t third = put(c, 10);
   ASSERT_TRUE(store.release(c.session, first, 10, 0));
   EXPECT_EQ(state_of(first), JobState::Ready);
-  EXPECT_EQ(store.find_job(first)->releases, 1u);
+  EXPECT_EQ(store.find_job(first)->activity().releases, 1u);
   EXPECT_EQ(reserve(c), Outcomes{reserved(first)});
   EXPECT_EQ(reserve(c), Outcomes{reserved(second)});
   EXPECT_EQ(reserve(c), Outcomes{reserved(third)});
@@ -464,7 +466,7 @@ TEST_F(Store, DelayedJobBecomesReadyExactlyWhenItsTimeComes) {
   Nanos t0 = clock.now();
   std::uint64_t id = put(c, 100, 5);
   EXPECT_EQ(state_of(id), JobState::Delayed);
-  EXPECT_EQ(store.find_job(id)->deadline_at, t0 + 5 * kSecond);
+  EXPECT_EQ(store.find_job(id)->activity().deadline_at, t0 + 5 * kSecond);
   EXPECT_EQ(store.next_timer(), t0 + 5 * kSecond);
   expect_counts(0, 0, 0, 1, 0);
 
@@ -520,7 +522,7 @@ TEST_F(Store, DelayedJobComingDueWakesAWaiter) {
   advance(3 * kSecond);
   EXPECT_EQ(w.heard(), Outcomes{reserved(id)});
   EXPECT_FALSE(w.session.waiting);
-  EXPECT_EQ(store.find_job(id)->deadline_at, t0 + 3 * kSecond + 60 * kSecond);
+  EXPECT_EQ(store.find_job(id)->activity().deadline_at, t0 + 3 * kSecond + 60 * kSecond);
 }
 
 // ---------------------------------------------------------------------------
@@ -537,7 +539,7 @@ TEST_F(Store, TtrExpiryReturnsTheJobToReadyAndCountsATimeout) {
   EXPECT_EQ(state_of(id), JobState::Reserved);
   advance(1);
   EXPECT_EQ(state_of(id), JobState::Ready);
-  EXPECT_EQ(store.find_job(id)->timeouts, 1u);
+  EXPECT_EQ(store.find_job(id)->activity().timeouts, 1u);
   EXPECT_EQ(store.counters().job_timeouts, 1u);
   EXPECT_TRUE(c.session.reserved.empty());
   EXPECT_EQ(c.heard(), Outcomes{});  // a non-waiting holder hears nothing
@@ -545,9 +547,9 @@ TEST_F(Store, TtrExpiryReturnsTheJobToReadyAndCountsATimeout) {
 
   // And again: the counters keep adding up.
   ASSERT_EQ(reserve(c), Outcomes{reserved(id)});
-  EXPECT_EQ(store.find_job(id)->reserves, 2u);
+  EXPECT_EQ(store.find_job(id)->activity().reserves, 2u);
   advance(3 * kSecond);
-  EXPECT_EQ(store.find_job(id)->timeouts, 2u);
+  EXPECT_EQ(store.find_job(id)->activity().timeouts, 2u);
   EXPECT_EQ(store.counters().job_timeouts, 2u);
 }
 
@@ -559,8 +561,8 @@ TEST_F(Store, TimedOutJobGoesToAWaitingSession) {
   EXPECT_EQ(reserve(b), Outcomes{});
   advance(2 * kSecond);
   EXPECT_EQ(b.heard(), Outcomes{reserved(id)});
-  EXPECT_EQ(store.find_job(id)->reserver, &b.session);
-  EXPECT_EQ(store.find_job(id)->timeouts, 1u);
+  EXPECT_EQ(store.find_job(id)->activity().holder, &b.session);
+  EXPECT_EQ(store.find_job(id)->activity().timeouts, 1u);
   expect_counts(0, 0, 1, 0, 0);
 }
 
@@ -571,7 +573,7 @@ TEST_F(Store, TouchPostponesTheTtr) {
   reserve(c);
   advance(4 * kSecond);
   EXPECT_TRUE(store.touch(c.session, id));
-  EXPECT_EQ(store.find_job(id)->deadline_at, t0 + 9 * kSecond);
+  EXPECT_EQ(store.find_job(id)->activity().deadline_at, t0 + 9 * kSecond);
   EXPECT_EQ(store.next_timer(), t0 + 9 * kSecond);
   advance(4 * kSecond);
   EXPECT_EQ(state_of(id), JobState::Reserved);
@@ -1010,7 +1012,7 @@ TEST_F(Store, KickKicksBuriedJobsFirstOldestBuriedFirst) {
   EXPECT_EQ(store.kick(c.session, 1), 1u);
   EXPECT_EQ(state_of(b), JobState::Ready);
   EXPECT_EQ(state_of(a), JobState::Buried);
-  EXPECT_EQ(store.find_job(b)->kicks, 1u);
+  EXPECT_EQ(store.find_job(b)->activity().kicks, 1u);
 
   // A bound larger than the buried count kicks only buried jobs.
   EXPECT_EQ(store.kick(c.session, 10), 1u);
@@ -1031,7 +1033,7 @@ TEST_F(Store, KickKicksDelayedJobsOnlyWhenNoneAreBuriedSoonestFirst) {
   EXPECT_EQ(state_of(late), JobState::Delayed);
   EXPECT_EQ(store.kick(c.session, 5), 1u);
   EXPECT_EQ(state_of(late), JobState::Ready);
-  EXPECT_EQ(store.find_job(late)->kicks, 1u);
+  EXPECT_EQ(store.find_job(late)->activity().kicks, 1u);
   EXPECT_EQ(store.next_timer(), kNoTimer);
   EXPECT_EQ(store.kick(c.session, 5), 0u);
   expect_counts(3, 3, 0, 0, 0);
@@ -1079,8 +1081,8 @@ TEST_F(Store, KickJobKicksBuriedAndDelayedJobsOnly) {
   EXPECT_EQ(state_of(buried), JobState::Ready);
   EXPECT_EQ(state_of(delayed), JobState::Ready);
   EXPECT_EQ(state_of(held), JobState::Reserved);
-  EXPECT_EQ(store.find_job(buried)->kicks, 1u);
-  EXPECT_EQ(store.find_job(delayed)->kicks, 1u);
+  EXPECT_EQ(store.find_job(buried)->activity().kicks, 1u);
+  EXPECT_EQ(store.find_job(delayed)->activity().kicks, 1u);
   EXPECT_FALSE(store.kick_job(buried));  // ready now
   (void)other;
   expect_counts(3, 3, 1, 0, 0);
@@ -1139,8 +1141,8 @@ TEST_F(Store, BuryPutsTheJobInTheBuriedFifoWithItsNewPriority) {
   Job* job = store.find_job(id);
   EXPECT_EQ(job->state, JobState::Buried);
   EXPECT_EQ(job->priority, 77u);
-  EXPECT_EQ(job->buries, 1u);
-  EXPECT_EQ(job->reserver, nullptr);
+  EXPECT_EQ(job->activity().buries, 1u);
+  EXPECT_EQ(job->activity().holder, nullptr);
   EXPECT_TRUE(c.session.reserved.empty());
   EXPECT_EQ(store.next_timer(), kNoTimer);  // no TTR for a buried job
   EXPECT_EQ(store.peek_buried(c.session), job);
@@ -1187,8 +1189,8 @@ TEST_F(Store, ReserveJobTakesReadyDelayedAndBuriedJobsFromAnyTube) {
     ASSERT_NE(job, nullptr);
     EXPECT_EQ(job->id, id);
     EXPECT_EQ(job->state, JobState::Reserved);
-    EXPECT_EQ(job->reserver, &w.session);
-    EXPECT_EQ(job->deadline_at, clock.now() + 60 * kSecond);
+    EXPECT_EQ(job->activity().holder, &w.session);
+    EXPECT_EQ(job->activity().deadline_at, clock.now() + 60 * kSecond);
   }
   EXPECT_EQ(w.heard(), (Outcomes{reserved(ready), reserved(delayed), reserved(buried)}));
   EXPECT_EQ(store.counters().workers, 2u);
@@ -1205,8 +1207,8 @@ TEST_F(Store, ReserveJobRefusesReservedJobsEvenFromTheHolder) {
   EXPECT_EQ(store.reserve_job(a.session, id), nullptr);
   EXPECT_EQ(store.reserve_job(b.session, id), nullptr);
   EXPECT_EQ(store.reserve_job(b.session, 999), nullptr);
-  EXPECT_EQ(store.find_job(id)->reserver, &a.session);
-  EXPECT_EQ(store.find_job(id)->reserves, 1u);
+  EXPECT_EQ(store.find_job(id)->activity().holder, &a.session);
+  EXPECT_EQ(store.find_job(id)->activity().reserves, 1u);
 }
 
 TEST_F(Store, ReserveJobIgnoresPauses) {
@@ -1231,7 +1233,7 @@ TEST_F(Store, DetachReturnsHeldJobsToReadyWithoutCountingATimeout) {
   store.detach(a.session);
   EXPECT_EQ(state_of(j1), JobState::Ready);
   EXPECT_EQ(state_of(j2), JobState::Ready);
-  EXPECT_EQ(store.find_job(j1)->timeouts, 0u);
+  EXPECT_EQ(store.find_job(j1)->activity().timeouts, 0u);
   EXPECT_EQ(store.counters().job_timeouts, 0u);
   EXPECT_EQ(store.next_timer(), kNoTimer);
   EXPECT_EQ(store.counters().producers, 0u);

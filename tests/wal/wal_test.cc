@@ -194,30 +194,34 @@ TEST_F(WalTest, EveryStateAndCounterSurvivesARestart) {
   EXPECT_EQ(b->store.job_counts().delayed, 1u);
   EXPECT_EQ(b->store.job_counts().buried, 2u);
 
+  // A job nothing was done to comes back without an activity.
+  ASSERT_NE(b->store.find_job(1), nullptr);
+  EXPECT_FALSE(b->store.find_job(1)->has_activity());
+
   Job* released = b->store.find_job(6);
   ASSERT_NE(released, nullptr);
   EXPECT_EQ(released->priority, 77u);
-  EXPECT_EQ(released->reserves, 1u);
-  EXPECT_EQ(released->releases, 1u);
+  EXPECT_EQ(released->activity().reserves, 1u);
+  EXPECT_EQ(released->activity().releases, 1u);
 
   Job* delayed = b->store.find_job(2);
   ASSERT_NE(delayed, nullptr);
   EXPECT_EQ(delayed->state, JobState::Delayed);
   EXPECT_EQ(delayed->delay_seconds, 100u);
-  Nanos left = delayed->deadline_at - b->clock.now();
+  Nanos left = delayed->activity().deadline_at - b->clock.now();
   EXPECT_GT(left, 98 * kNanosPerSecond);
   EXPECT_LE(left, 100 * kNanosPerSecond);
 
   Job* reserved = b->store.find_job(5);
   ASSERT_NE(reserved, nullptr);
   EXPECT_EQ(reserved->state, JobState::Ready);
-  EXPECT_EQ(reserved->reserves, 1u);
-  EXPECT_EQ(reserved->timeouts, 0u);  // a restart is not a timeout
+  EXPECT_EQ(reserved->activity().reserves, 1u);
+  EXPECT_EQ(reserved->activity().timeouts, 0u);  // a restart is not a timeout
 
   Job* b1 = b->store.find_job(3);
   ASSERT_NE(b1, nullptr);
   EXPECT_EQ(b1->priority, 70u);
-  EXPECT_EQ(b1->buries, 1u);
+  EXPECT_EQ(b1->activity().buries, 1u);
   EXPECT_EQ(body_of(b->store, *b1), "buried-first");
   Tube* other = b->store.find_tube("other");
   ASSERT_NE(other, nullptr);
@@ -772,14 +776,14 @@ TEST_F(WalTest, AFullLogTakesReleasesBuriesAndKicksIntoAQuarterOfItsReserve) {
   a->store.process_timers();
   a->wal.flush();
   EXPECT_EQ(a->store.find_job(ids.back())->state, JobState::Ready);
-  EXPECT_EQ(a->store.find_job(ids.back())->timeouts, 1u);
+  EXPECT_EQ(a->store.find_job(ids.back())->activity().timeouts, 1u);
   ASSERT_TRUE(a->store.reserve_job(a->session, ids.back()));
   EXPECT_TRUE(a->store.release_only_counts(a->session, ids.back(), 10, 0));
   EXPECT_FALSE(a->store.release_only_counts(a->session, ids.back(), 11, 0));
   EXPECT_FALSE(a->store.release_only_counts(a->session, ids.back(), 10, 1));
   ASSERT_TRUE(a->store.release(a->session, ids.back(), 10, 0));
   a->wal.flush();
-  EXPECT_EQ(a->store.find_job(ids.back())->releases, 1u);
+  EXPECT_EQ(a->store.find_job(ids.back())->activity().releases, 1u);
   EXPECT_EQ(a->wal.update_room(), room);
 
   // Bury, kick and release the same job until the room is gone.
@@ -881,14 +885,15 @@ std::string restorable_state(const Store& store) {
         std::string(job->tube->name) + " " + job_state_name(state) +
         " pri=" + std::to_string(job->priority) + " delay=" + std::to_string(job->delay_seconds) +
         " ttr=" + std::to_string(job->ttr_seconds) + " body=" + body_of(store, *job) +
-        " counters=" + std::to_string(job->reserves) + "/" + std::to_string(job->timeouts) + "/" +
-        std::to_string(job->releases) + "/" + std::to_string(job->buries) + "/" +
-        std::to_string(job->kicks);
+        " counters=" + std::to_string(job->activity().reserves) + "/" +
+        std::to_string(job->activity().timeouts) + "/" + std::to_string(job->activity().releases) +
+        "/" + std::to_string(job->activity().buries) + "/" + std::to_string(job->activity().kicks);
     if (state == JobState::Delayed) {
-      const Nanos left = job->deadline_at - now;
+      const Nanos left = job->activity().deadline_at - now;
       line += " left=" + std::to_string((left + kNanosPerSecond / 2) / kNanosPerSecond);
     }
-    if (state == JobState::Buried) buried[job->tube->name].emplace_back(job->deadline_at, job->id);
+    if (state == JobState::Buried)
+      buried[job->tube->name].emplace_back(job->activity().deadline_at, job->id);
     jobs[job->id] = line;
   });
   std::string out;
@@ -1006,7 +1011,7 @@ TEST_F(WalTest, CompactionBoundsDiskUseUnderReleaseWithDelayChurn) {
   EXPECT_EQ(b->report.jobs, 5u);
   // The last release of job 5 (round 2999) set priority 2999.
   EXPECT_EQ(b->store.find_job(5)->priority, 2999u);
-  EXPECT_EQ(b->store.find_job(5)->releases, 600u);
+  EXPECT_EQ(b->store.find_job(5)->activity().releases, 600u);
 }
 
 // Jobs leave their bodies in the log, from the put on and again after a
