@@ -221,7 +221,7 @@ void Store::hand_to(Session& session, Job* job) {
   JobActivity& activity = job->activity_to_change();
   activity.holder = &session;
   activity.deadline_at = now + job->ttr();
-  ++activity.reserves;
+  ++activity.counts.reserves;
   session.reserved.add(job);
   job_timers_.push(job);
   ++job->tube->reserved_count;
@@ -437,7 +437,7 @@ bool Store::release(Session& session, std::uint64_t id, std::uint32_t priority,
   unlink(job);
   job->priority = priority;
   job->delay_seconds = delay_seconds;
-  ++job->activity_to_change().releases;
+  ++job->activity_to_change().counts.releases;
   if (delay_seconds > 0) {
     make_delayed(job, clock_.now() + seconds(delay_seconds));
     if (journal_) journal_->record_update(*job, update);
@@ -454,7 +454,7 @@ bool Store::bury(Session& session, std::uint64_t id, std::uint32_t priority) {
   if (!job) return false;
   unlink(job);
   job->priority = priority;
-  ++job->activity_to_change().buries;
+  ++job->activity_to_change().counts.buries;
   make_buried(job);
   if (journal_) journal_->record_update(*job, Journal::Update::State);
   return true;
@@ -477,7 +477,7 @@ std::uint32_t Store::kick(Session& session, std::uint32_t bound) {
     Job* job = from_buried ? tube->buried.top() : tube->delayed.top();
     if (!job) break;
     unlink(job);
-    ++job->activity_to_change().kicks;
+    ++job->activity_to_change().counts.kicks;
     job->state = JobState::Ready;
     if (journal_) journal_->record_update(*job, Journal::Update::State);
     make_ready(job);
@@ -490,7 +490,7 @@ bool Store::kick_job(std::uint64_t id) {
   Job* job = jobs_.find(id);
   if (!job || (job->state != JobState::Buried && job->state != JobState::Delayed)) return false;
   unlink(job);
-  ++job->activity_to_change().kicks;
+  ++job->activity_to_change().counts.kicks;
   job->state = JobState::Ready;
   if (journal_) journal_->record_update(*job, Journal::Update::State);
   make_ready(job);
@@ -550,7 +550,7 @@ void Store::finish_recovery(std::uint64_t next_id) {
 
 void Store::timeout_job(Job* job) {
   unlink(job);
-  ++job->activity_to_change().timeouts;
+  ++job->activity_to_change().counts.timeouts;
   ++counters_.job_timeouts;
   job->state = JobState::Ready;
   if (journal_) journal_->record_update(*job, Journal::Update::CountersOnly);

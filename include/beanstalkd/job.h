@@ -13,6 +13,7 @@
 
 #include "beanstalkd/clock.h"
 #include "beanstalkd/intrusive_heap.h"
+#include "beanstalkd/job_counters.h"
 
 namespace beanstalkd {
 
@@ -40,11 +41,7 @@ struct JobActivity {
   // buried heap and is kept in the log so the order survives a restart.
   Nanos deadline_at = 0;
   HeapIndex timer_index = kNotInHeap;  // in the store's deadline heap
-  std::uint32_t reserves = 0;
-  std::uint32_t timeouts = 0;
-  std::uint32_t releases = 0;
-  std::uint32_t buries = 0;
-  std::uint32_t kicks = 0;
+  JobCounters counts;
 };
 
 struct Job {

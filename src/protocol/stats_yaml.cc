@@ -17,6 +17,7 @@ class YamlMap {
 
   void num(std::string_view key, std::uint64_t v) { line(key, std::to_string(v)); }
   void num(std::string_view key, std::int64_t v) { line(key, std::to_string(v)); }
+  void num(std::string_view key, std::uint32_t v) { num(key, std::uint64_t{v}); }
   void boolean(std::string_view key, bool v) { line(key, v ? "true" : "false"); }
   void str(std::string_view key, std::string_view v) {
     std::string quoted = "\"";
@@ -137,11 +138,11 @@ std::string render_job_stats(const JobStats& j) {
   y.num("ttr", j.ttr);
   y.num("time-left", j.time_left);
   y.num("file", j.file);
-  y.num("reserves", j.reserves);
-  y.num("timeouts", j.timeouts);
-  y.num("releases", j.releases);
-  y.num("buries", j.buries);
-  y.num("kicks", j.kicks);
+  y.num("reserves", j.counts.reserves);
+  y.num("timeouts", j.counts.timeouts);
+  y.num("releases", j.counts.releases);
+  y.num("buries", j.counts.buries);
+  y.num("kicks", j.counts.kicks);
   return y.take();
 }
 

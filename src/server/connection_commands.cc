@@ -247,11 +247,7 @@ void Connection::reply_stats_job(std::uint64_t id) {
   if (job->state == JobState::Reserved || job->state == JobState::Delayed)
     s.time_left = whole_seconds(activity.deadline_at - now);
   s.file = job->wal_file;
-  s.reserves = activity.reserves;
-  s.timeouts = activity.timeouts;
-  s.releases = activity.releases;
-  s.buries = activity.buries;
-  s.kicks = activity.kicks;
+  s.counts = activity.counts;
   reply_yaml(protocol::render_job_stats(s));
 }
 

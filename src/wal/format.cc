@@ -83,11 +83,11 @@ void put_state_fields(const JobRecord& r, std::string& out) {
   put_le<std::uint8_t>(out, static_cast<std::uint8_t>(r.state));
   put_le<std::int64_t>(out, r.ready_at_wall);
   put_le<std::uint64_t>(out, r.bury_order);
-  put_le<std::uint32_t>(out, r.reserves);
-  put_le<std::uint32_t>(out, r.timeouts);
-  put_le<std::uint32_t>(out, r.releases);
-  put_le<std::uint32_t>(out, r.buries);
-  put_le<std::uint32_t>(out, r.kicks);
+  put_le<std::uint32_t>(out, r.counts.reserves);
+  put_le<std::uint32_t>(out, r.counts.timeouts);
+  put_le<std::uint32_t>(out, r.counts.releases);
+  put_le<std::uint32_t>(out, r.counts.buries);
+  put_le<std::uint32_t>(out, r.counts.kicks);
 }
 
 bool get_state_fields(Cursor& c, JobRecord& r) {
@@ -97,11 +97,11 @@ bool get_state_fields(Cursor& c, JobRecord& r) {
   auto state = c.get<std::uint8_t>();
   r.ready_at_wall = c.get<std::int64_t>();
   r.bury_order = c.get<std::uint64_t>();
-  r.reserves = c.get<std::uint32_t>();
-  r.timeouts = c.get<std::uint32_t>();
-  r.releases = c.get<std::uint32_t>();
-  r.buries = c.get<std::uint32_t>();
-  r.kicks = c.get<std::uint32_t>();
+  r.counts.reserves = c.get<std::uint32_t>();
+  r.counts.timeouts = c.get<std::uint32_t>();
+  r.counts.releases = c.get<std::uint32_t>();
+  r.counts.buries = c.get<std::uint32_t>();
+  r.counts.kicks = c.get<std::uint32_t>();
   if (state > static_cast<std::uint8_t>(JobState::Buried)) return false;
   r.state = static_cast<JobState>(state);
   return c.ok() && r.id != 0;

@@ -25,17 +25,12 @@ void apply_state(Job& job, const JobRecord& r, Nanos wall_to_mono) {
   // A job reserved when the server stopped is ready again.
   job.state = r.state == JobState::Reserved ? JobState::Ready : r.state;
   // A ready job nothing was done to yet needs no activity (see JobActivity).
-  const bool counted = (r.reserves | r.timeouts | r.releases | r.buries | r.kicks) != 0;
-  if (job.state == JobState::Ready && !counted && !job.has_activity()) return;
+  if (job.state == JobState::Ready && !r.counts.any() && !job.has_activity()) return;
   JobActivity& activity = job.activity_to_change();
   activity.deadline_at = 0;
   if (job.state == JobState::Delayed) activity.deadline_at = r.ready_at_wall + wall_to_mono;
   if (job.state == JobState::Buried) activity.deadline_at = static_cast<Nanos>(r.bury_order);
-  activity.reserves = r.reserves;
-  activity.timeouts = r.timeouts;
-  activity.releases = r.releases;
-  activity.buries = r.buries;
-  activity.kicks = r.kicks;
+  activity.counts = r.counts;
 }
 
 Job* make_job(Store& store, std::uint64_t id, std::string_view tube, std::string_view body) {
@@ -271,11 +266,7 @@ bool Wal::recover(std::string& error, RecoveryReport& report) {
       r.state = rj.state;
       r.ready_at_wall = rj.ready_at_wall;
       r.bury_order = rj.bury_order;
-      r.reserves = rj.reserves;
-      r.timeouts = rj.timeouts;
-      r.releases = rj.releases;
-      r.buries = rj.buries;
-      r.kicks = rj.kicks;
+      r.counts = rj.counts;
       apply_state(*job, r, wall_to_mono);
       job->ttr_seconds = std::max<std::uint32_t>(rj.ttr_seconds, 1);
       job->created_at = rj.created_at_wall + wall_to_mono;

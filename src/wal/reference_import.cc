@@ -59,7 +59,7 @@ struct RawJob {
   std::int32_t body_size = 0;
   std::int64_t created_ns = 0;
   std::int64_t deadline_ns = 0;
-  std::uint32_t reserves = 0, timeouts = 0, releases = 0, buries = 0, kicks = 0;
+  JobCounters counts;
   std::uint8_t state = 0;
 };
 
@@ -72,11 +72,11 @@ RawJob decode_job(std::string_view bytes, std::size_t at) {
   j.body_size = load<std::int32_t>(bytes, at + kOffBodySize);
   j.created_ns = load<std::int64_t>(bytes, at + kOffCreated);
   j.deadline_ns = load<std::int64_t>(bytes, at + kOffDeadline);
-  j.reserves = load<std::uint32_t>(bytes, at + kOffReserves);
-  j.timeouts = load<std::uint32_t>(bytes, at + kOffTimeouts);
-  j.releases = load<std::uint32_t>(bytes, at + kOffReleases);
-  j.buries = load<std::uint32_t>(bytes, at + kOffBuries);
-  j.kicks = load<std::uint32_t>(bytes, at + kOffKicks);
+  j.counts.reserves = load<std::uint32_t>(bytes, at + kOffReserves);
+  j.counts.timeouts = load<std::uint32_t>(bytes, at + kOffTimeouts);
+  j.counts.releases = load<std::uint32_t>(bytes, at + kOffReleases);
+  j.counts.buries = load<std::uint32_t>(bytes, at + kOffBuries);
+  j.counts.kicks = load<std::uint32_t>(bytes, at + kOffKicks);
   j.state = load<std::uint8_t>(bytes, at + kOffState);
   return j;
 }
@@ -134,11 +134,7 @@ void apply(RecoveredJob& job, const RawJob& raw, bool is_new, std::uint64_t& bur
   job.delay_seconds = whole_seconds(raw.delay_ns);
   job.ttr_seconds = std::max<std::uint32_t>(1, whole_seconds(raw.ttr_ns));
   job.created_at_wall = raw.created_ns;
-  job.reserves = raw.reserves;
-  job.timeouts = raw.timeouts;
-  job.releases = raw.releases;
-  job.buries = raw.buries;
-  job.kicks = raw.kicks;
+  job.counts = raw.counts;
   job.ready_at_wall = 0;
   switch (raw.state) {
     case kBuried:

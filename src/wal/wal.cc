@@ -89,11 +89,7 @@ JobRecord Wal::to_record(const Job& job) const {
   if (job.state == JobState::Delayed) r.ready_at_wall = activity.deadline_at + offset;
   if (job.state == JobState::Buried)
     r.bury_order = static_cast<std::uint64_t>(activity.deadline_at);
-  r.reserves = activity.reserves;
-  r.timeouts = activity.timeouts;
-  r.releases = activity.releases;
-  r.buries = activity.buries;
-  r.kicks = activity.kicks;
+  r.counts = activity.counts;
   r.tube = job.tube->name;
   if (!job.body_in_log) r.body = job.body();  // else append_full reads it back
   return r;

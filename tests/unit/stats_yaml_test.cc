@@ -286,11 +286,11 @@ JobStats sample_job_stats() {
   j.ttr = 60;
   j.time_left = 59;
   j.file = 0;
-  j.reserves = 1;
-  j.timeouts = 2;
-  j.releases = 3;
-  j.buries = 4;
-  j.kicks = 5;
+  j.counts.reserves = 1;
+  j.counts.timeouts = 2;
+  j.counts.releases = 3;
+  j.counts.buries = 4;
+  j.counts.kicks = 5;
   return j;
 }
 

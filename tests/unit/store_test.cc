@@ -248,7 +248,7 @@ TEST_F(Store, PutThenReserveHandsOverTheJob) {
   ASSERT_NE(job, nullptr);
   EXPECT_EQ(job->state, JobState::Reserved);
   EXPECT_EQ(job->activity().holder, &c.session);
-  EXPECT_EQ(job->activity().reserves, 1u);
+  EXPECT_EQ(job->activity().counts.reserves, 1u);
   EXPECT_EQ(job->body(), "body");
   EXPECT_EQ(std::string_view(job->body_with_crlf(), 6), "body\r\n");
   EXPECT_EQ(job->activity().deadline_at, clock.now() + 30 * kSecond);
@@ -426,7 +426,7 @@ TEST_F(Store, ReleasedJobKeepsItsIdAheadOfNewerJobs) {
   std::uint64_t third = put(c, 10);
   ASSERT_TRUE(store.release(c.session, first, 10, 0));
   EXPECT_EQ(state_of(first), JobState::Ready);
-  EXPECT_EQ(store.find_job(first)->activity().releases, 1u);
+  EXPECT_EQ(store.find_job(first)->activity().counts.releases, 1u);
   EXPECT_EQ(reserve(c), Outcomes{reserved(first)});
   EXPECT_EQ(reserve(c), Outcomes{reserved(second)});
   EXPECT_EQ(reserve(c), Outcomes{reserved(third)});
@@ -539,7 +539,7 @@ TEST_F(Store, TtrExpiryReturnsTheJobToReadyAndCountsATimeout) {
   EXPECT_EQ(state_of(id), JobState::Reserved);
   advance(1);
   EXPECT_EQ(state_of(id), JobState::Ready);
-  EXPECT_EQ(store.find_job(id)->activity().timeouts, 1u);
+  EXPECT_EQ(store.find_job(id)->activity().counts.timeouts, 1u);
   EXPECT_EQ(store.counters().job_timeouts, 1u);
   EXPECT_TRUE(c.session.reserved.empty());
   EXPECT_EQ(c.heard(), Outcomes{});  // a non-waiting holder hears nothing
@@ -547,9 +547,9 @@ TEST_F(Store, TtrExpiryReturnsTheJobToReadyAndCountsATimeout) {
 
   // And again: the counters keep adding up.
   ASSERT_EQ(reserve(c), Outcomes{reserved(id)});
-  EXPECT_EQ(store.find_job(id)->activity().reserves, 2u);
+  EXPECT_EQ(store.find_job(id)->activity().counts.reserves, 2u);
   advance(3 * kSecond);
-  EXPECT_EQ(store.find_job(id)->activity().timeouts, 2u);
+  EXPECT_EQ(store.find_job(id)->activity().counts.timeouts, 2u);
   EXPECT_EQ(store.counters().job_timeouts, 2u);
 }
 
@@ -562,7 +562,7 @@ TEST_F(Store, TimedOutJobGoesToAWaitingSession) {
   advance(2 * kSecond);
   EXPECT_EQ(b.heard(), Outcomes{reserved(id)});
   EXPECT_EQ(store.find_job(id)->activity().holder, &b.session);
-  EXPECT_EQ(store.find_job(id)->activity().timeouts, 1u);
+  EXPECT_EQ(store.find_job(id)->activity().counts.timeouts, 1u);
   expect_counts(0, 0, 1, 0, 0);
 }
 
@@ -1012,7 +1012,7 @@ TEST_F(Store, KickKicksBuriedJobsFirstOldestBuriedFirst) {
   EXPECT_EQ(store.kick(c.session, 1), 1u);
   EXPECT_EQ(state_of(b), JobState::Ready);
   EXPECT_EQ(state_of(a), JobState::Buried);
-  EXPECT_EQ(store.find_job(b)->activity().kicks, 1u);
+  EXPECT_EQ(store.find_job(b)->activity().counts.kicks, 1u);
 
   // A bound larger than the buried count kicks only buried jobs.
   EXPECT_EQ(store.kick(c.session, 10), 1u);
@@ -1033,7 +1033,7 @@ TEST_F(Store, KickKicksDelayedJobsOnlyWhenNoneAreBuriedSoonestFirst) {
   EXPECT_EQ(state_of(late), JobState::Delayed);
   EXPECT_EQ(store.kick(c.session, 5), 1u);
   EXPECT_EQ(state_of(late), JobState::Ready);
-  EXPECT_EQ(store.find_job(late)->activity().kicks, 1u);
+  EXPECT_EQ(store.find_job(late)->activity().counts.kicks, 1u);
   EXPECT_EQ(store.next_timer(), kNoTimer);
   EXPECT_EQ(store.kick(c.session, 5), 0u);
   expect_counts(3, 3, 0, 0, 0);
@@ -1081,8 +1081,8 @@ TEST_F(Store, KickJobKicksBuriedAndDelayedJobsOnly) {
   EXPECT_EQ(state_of(buried), JobState::Ready);
   EXPECT_EQ(state_of(delayed), JobState::Ready);
   EXPECT_EQ(state_of(held), JobState::Reserved);
-  EXPECT_EQ(store.find_job(buried)->activity().kicks, 1u);
-  EXPECT_EQ(store.find_job(delayed)->activity().kicks, 1u);
+  EXPECT_EQ(store.find_job(buried)->activity().counts.kicks, 1u);
+  EXPECT_EQ(store.find_job(delayed)->activity().counts.kicks, 1u);
   EXPECT_FALSE(store.kick_job(buried));  // ready now
   (void)other;
   expect_counts(3, 3, 1, 0, 0);
@@ -1141,7 +1141,7 @@ TEST_F(Store, BuryPutsTheJobInTheBuriedFifoWithItsNewPriority) {
   Job* job = store.find_job(id);
   EXPECT_EQ(job->state, JobState::Buried);
   EXPECT_EQ(job->priority, 77u);
-  EXPECT_EQ(job->activity().buries, 1u);
+  EXPECT_EQ(job->activity().counts.buries, 1u);
   EXPECT_EQ(job->activity().holder, nullptr);
   EXPECT_TRUE(c.session.reserved.empty());
   EXPECT_EQ(store.next_timer(), kNoTimer);  // no TTR for a buried job
@@ -1208,7 +1208,7 @@ TEST_F(Store, ReserveJobRefusesReservedJobsEvenFromTheHolder) {
   EXPECT_EQ(store.reserve_job(b.session, id), nullptr);
   EXPECT_EQ(store.reserve_job(b.session, 999), nullptr);
   EXPECT_EQ(store.find_job(id)->activity().holder, &a.session);
-  EXPECT_EQ(store.find_job(id)->activity().reserves, 1u);
+  EXPECT_EQ(store.find_job(id)->activity().counts.reserves, 1u);
 }
 
 TEST_F(Store, ReserveJobIgnoresPauses) {
@@ -1233,7 +1233,7 @@ TEST_F(Store, DetachReturnsHeldJobsToReadyWithoutCountingATimeout) {
   store.detach(a.session);
   EXPECT_EQ(state_of(j1), JobState::Ready);
   EXPECT_EQ(state_of(j2), JobState::Ready);
-  EXPECT_EQ(store.find_job(j1)->activity().timeouts, 0u);
+  EXPECT_EQ(store.find_job(j1)->activity().counts.timeouts, 0u);
   EXPECT_EQ(store.counters().job_timeouts, 0u);
   EXPECT_EQ(store.next_timer(), kNoTimer);
   EXPECT_EQ(store.counters().producers, 0u);

@@ -240,11 +240,11 @@ TEST_F(ReferenceImportTest, FullRecordsEveryField) {
   EXPECT_EQ(ready.ttr_seconds, 120u);
   EXPECT_EQ(ready.created_at_wall, created);
   EXPECT_EQ(ready.ready_at_wall, 0);
-  EXPECT_EQ(ready.reserves, 1u);
-  EXPECT_EQ(ready.timeouts, 2u);
-  EXPECT_EQ(ready.releases, 3u);
-  EXPECT_EQ(ready.buries, 4u);
-  EXPECT_EQ(ready.kicks, 5u);
+  EXPECT_EQ(ready.counts.reserves, 1u);
+  EXPECT_EQ(ready.counts.timeouts, 2u);
+  EXPECT_EQ(ready.counts.releases, 3u);
+  EXPECT_EQ(ready.counts.buries, 4u);
+  EXPECT_EQ(ready.counts.kicks, 5u);
   EXPECT_EQ(ready.bury_order, 0u);
   EXPECT_EQ(ready.body, std::string_view("he\r\nllo\0\xff", 9));
 
@@ -259,7 +259,7 @@ TEST_F(ReferenceImportTest, FullRecordsEveryField) {
   const RecoveredJob& reserved = r.jobs[1];
   EXPECT_EQ(reserved.state, JobState::Ready);  // reserved comes back ready
   EXPECT_EQ(reserved.ttr_seconds, 1u);
-  EXPECT_EQ(reserved.reserves, 9u);
+  EXPECT_EQ(reserved.counts.reserves, 9u);
   EXPECT_EQ(reserved.body, "r");
 }
 
@@ -309,8 +309,8 @@ TEST_F(ReferenceImportTest, ShortRecordsChangeStateAndDelete) {
   EXPECT_EQ(j1.ttr_seconds, 5u);
   EXPECT_EQ(j1.ready_at_wall, t0 + 9 * kSec);
   EXPECT_EQ(j1.created_at_wall, t0);
-  EXPECT_EQ(j1.reserves, 1u);
-  EXPECT_EQ(j1.releases, 1u);
+  EXPECT_EQ(j1.counts.reserves, 1u);
+  EXPECT_EQ(j1.counts.releases, 1u);
 
   const RecoveredJob& j2 = r.jobs[1];
   EXPECT_EQ(j2.id, 2u);
@@ -319,7 +319,7 @@ TEST_F(ReferenceImportTest, ShortRecordsChangeStateAndDelete) {
   EXPECT_EQ(j2.priority, 21u);
   EXPECT_EQ(j2.state, JobState::Buried);
   EXPECT_EQ(j2.ready_at_wall, 0);
-  EXPECT_EQ(j2.buries, 1u);
+  EXPECT_EQ(j2.counts.buries, 1u);
   EXPECT_GT(j2.bury_order, 0u);
 }
 
@@ -355,8 +355,8 @@ TEST_F(ReferenceImportTest, BuryOrderFollowsTheBuryingRecords) {
     order.push_back(j.id);
   }
   EXPECT_EQ(order, (std::vector<std::uint64_t>{4, 3, 2, 1}));
-  EXPECT_EQ(find_job(r, 1)->kicks, 1u);
-  EXPECT_EQ(find_job(r, 1)->buries, 2u);
+  EXPECT_EQ(find_job(r, 1)->counts.kicks, 1u);
+  EXPECT_EQ(find_job(r, 1)->counts.buries, 2u);
 }
 
 TEST_F(ReferenceImportTest, FullRecordReplacesAJob) {
@@ -374,7 +374,7 @@ TEST_F(ReferenceImportTest, FullRecordReplacesAJob) {
   EXPECT_EQ(r.jobs[0].priority, 2u);
   EXPECT_EQ(r.jobs[0].state, JobState::Ready);
   EXPECT_EQ(r.jobs[0].ready_at_wall, 0);
-  EXPECT_EQ(r.jobs[0].reserves, 3u);
+  EXPECT_EQ(r.jobs[0].counts.reserves, 3u);
 }
 
 TEST_F(ReferenceImportTest, IdZeroEndsTheFile) {
@@ -806,11 +806,11 @@ TEST(ReferenceImportEndToEnd, ImportsWhatTheReferenceWrote) {
     EXPECT_EQ(got.delay_seconds, e.delay);
     EXPECT_EQ(got.ttr_seconds, e.ttr);
     EXPECT_EQ(got.body, e.body);
-    EXPECT_EQ(got.reserves, e.reserves);
-    EXPECT_EQ(got.timeouts, e.timeouts);
-    EXPECT_EQ(got.releases, e.releases);
-    EXPECT_EQ(got.buries, e.buries);
-    EXPECT_EQ(got.kicks, e.kicks);
+    EXPECT_EQ(got.counts.reserves, e.reserves);
+    EXPECT_EQ(got.counts.timeouts, e.timeouts);
+    EXPECT_EQ(got.counts.releases, e.releases);
+    EXPECT_EQ(got.counts.buries, e.buries);
+    EXPECT_EQ(got.counts.kicks, e.kicks);
     // Wall-clock time, microsecond resolution in the reference.
     constexpr std::int64_t kSlack = 1'000'000;
     EXPECT_GE(got.created_at_wall, e.created_after - kSlack);

@@ -201,8 +201,8 @@ TEST_F(WalTest, EveryStateAndCounterSurvivesARestart) {
   Job* released = b->store.find_job(6);
   ASSERT_NE(released, nullptr);
   EXPECT_EQ(released->priority, 77u);
-  EXPECT_EQ(released->activity().reserves, 1u);
-  EXPECT_EQ(released->activity().releases, 1u);
+  EXPECT_EQ(released->activity().counts.reserves, 1u);
+  EXPECT_EQ(released->activity().counts.releases, 1u);
 
   Job* delayed = b->store.find_job(2);
   ASSERT_NE(delayed, nullptr);
@@ -215,13 +215,13 @@ TEST_F(WalTest, EveryStateAndCounterSurvivesARestart) {
   Job* reserved = b->store.find_job(5);
   ASSERT_NE(reserved, nullptr);
   EXPECT_EQ(reserved->state, JobState::Ready);
-  EXPECT_EQ(reserved->activity().reserves, 1u);
-  EXPECT_EQ(reserved->activity().timeouts, 0u);  // a restart is not a timeout
+  EXPECT_EQ(reserved->activity().counts.reserves, 1u);
+  EXPECT_EQ(reserved->activity().counts.timeouts, 0u);  // a restart is not a timeout
 
   Job* b1 = b->store.find_job(3);
   ASSERT_NE(b1, nullptr);
   EXPECT_EQ(b1->priority, 70u);
-  EXPECT_EQ(b1->activity().buries, 1u);
+  EXPECT_EQ(b1->activity().counts.buries, 1u);
   EXPECT_EQ(body_of(b->store, *b1), "buried-first");
   Tube* other = b->store.find_tube("other");
   ASSERT_NE(other, nullptr);
@@ -776,14 +776,14 @@ TEST_F(WalTest, AFullLogTakesReleasesBuriesAndKicksIntoAQuarterOfItsReserve) {
   a->store.process_timers();
   a->wal.flush();
   EXPECT_EQ(a->store.find_job(ids.back())->state, JobState::Ready);
-  EXPECT_EQ(a->store.find_job(ids.back())->activity().timeouts, 1u);
+  EXPECT_EQ(a->store.find_job(ids.back())->activity().counts.timeouts, 1u);
   ASSERT_TRUE(a->store.reserve_job(a->session, ids.back()));
   EXPECT_TRUE(a->store.release_only_counts(a->session, ids.back(), 10, 0));
   EXPECT_FALSE(a->store.release_only_counts(a->session, ids.back(), 11, 0));
   EXPECT_FALSE(a->store.release_only_counts(a->session, ids.back(), 10, 1));
   ASSERT_TRUE(a->store.release(a->session, ids.back(), 10, 0));
   a->wal.flush();
-  EXPECT_EQ(a->store.find_job(ids.back())->activity().releases, 1u);
+  EXPECT_EQ(a->store.find_job(ids.back())->activity().counts.releases, 1u);
   EXPECT_EQ(a->wal.update_room(), room);
 
   // Bury, kick and release the same job until the room is gone.
@@ -885,9 +885,11 @@ std::string restorable_state(const Store& store) {
         std::string(job->tube->name) + " " + job_state_name(state) +
         " pri=" + std::to_string(job->priority) + " delay=" + std::to_string(job->delay_seconds) +
         " ttr=" + std::to_string(job->ttr_seconds) + " body=" + body_of(store, *job) +
-        " counters=" + std::to_string(job->activity().reserves) + "/" +
-        std::to_string(job->activity().timeouts) + "/" + std::to_string(job->activity().releases) +
-        "/" + std::to_string(job->activity().buries) + "/" + std::to_string(job->activity().kicks);
+        " counters=" + std::to_string(job->activity().counts.reserves) + "/" +
+        std::to_string(job->activity().counts.timeouts) + "/" +
+        std::to_string(job->activity().counts.releases) + "/" +
+        std::to_string(job->activity().counts.buries) + "/" +
+        std::to_string(job->activity().counts.kicks);
     if (state == JobState::Delayed) {
       const Nanos left = job->activity().deadline_at - now;
       line += " left=" + std::to_string((left + kNanosPerSecond / 2) / kNanosPerSecond);
@@ -1011,7 +1013,7 @@ TEST_F(WalTest, CompactionBoundsDiskUseUnderReleaseWithDelayChurn) {
   EXPECT_EQ(b->report.jobs, 5u);
   // The last release of job 5 (round 2999) set priority 2999.
   EXPECT_EQ(b->store.find_job(5)->priority, 2999u);
-  EXPECT_EQ(b->store.find_job(5)->activity().releases, 600u);
+  EXPECT_EQ(b->store.find_job(5)->activity().counts.releases, 600u);
 }
 
 // Jobs leave their bodies in the log, from the put on and again after a

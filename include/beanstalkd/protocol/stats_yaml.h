@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "beanstalkd/job_counters.h"
 #include "beanstalkd/protocol/command.h"
 #include "beanstalkd/tube.h"
 
@@ -54,7 +55,7 @@ struct JobStats {
   std::uint64_t ttr = 0;
   std::uint64_t time_left = 0;
   std::uint64_t file = 0;
-  std::uint64_t reserves = 0, timeouts = 0, releases = 0, buries = 0, kicks = 0;
+  JobCounters counts;
 };
 
 std::string render_server_stats(const ServerStats& s);

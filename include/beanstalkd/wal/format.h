@@ -48,7 +48,7 @@ struct JobRecord {
   std::int64_t created_at_wall = 0;  // JobFull only; CLOCK_REALTIME ns
   std::int64_t ready_at_wall = 0;    // Delayed: when it becomes ready
   std::uint64_t bury_order = 0;      // Buried: FIFO position
-  std::uint32_t reserves = 0, timeouts = 0, releases = 0, buries = 0, kicks = 0;
+  JobCounters counts;
   std::string_view tube;  // JobFull only
   std::string_view body;  // JobFull only, without CRLF
 };

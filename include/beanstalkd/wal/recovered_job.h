@@ -22,7 +22,7 @@ struct RecoveredJob {
   // Wall-clock times (CLOCK_REALTIME nanoseconds), so they survive a reboot.
   std::int64_t created_at_wall = 0;
   std::int64_t ready_at_wall = 0;  // Delayed only: when it becomes ready
-  std::uint32_t reserves = 0, timeouts = 0, releases = 0, buries = 0, kicks = 0;
+  JobCounters counts;
   // Buried only: jobs come back in ascending order of this (oldest burial first).
   std::uint64_t bury_order = 0;
   std::string body;  // without the trailing CRLF
