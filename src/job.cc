@@ -60,6 +60,10 @@ JobActivity& Job::start_activity() {
   return *activity_;
 }
 
+bool Job::make_room_for_activities(std::size_t count) {
+  return activities().ensure_free_slots(count);
+}
+
 Job* Job::allocate_body_in_log(std::uint64_t id, std::uint32_t body_size) {
   void* memory = header_only_jobs().allocate();
   if (!memory) return nullptr;

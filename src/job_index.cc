@@ -1,6 +1,7 @@
 #include "beanstalkd/job_index.h"
 
 #include <bit>
+#include <new>
 
 namespace beanstalkd {
 
@@ -31,9 +32,13 @@ Job* JobIndex::find(std::uint64_t id) const {
   }
 }
 
-void JobIndex::insert(Job* job) {
+void JobIndex::make_room_for_one() {
   // Keep the load factor at or below 3/4.
   if ((size_ + 1) * 4 > slots_.size() * 3) rehash(slots_.size() * 2);
+}
+
+void JobIndex::insert(Job* job) {
+  make_room_for_one();
   const std::size_t mask = slots_.size() - 1;
   std::size_t i = slot_of(job->id);
   while (slots_[i]) i = (i + 1) & mask;
@@ -60,8 +65,15 @@ bool JobIndex::erase(std::uint64_t id) {
   }
   slots_[hole] = nullptr;
   --size_;
-  // Give memory back after a large drain.
-  if (slots_.size() > kMinCapacity && size_ * 8 < slots_.size()) rehash(slots_.size() / 4);
+  // Give memory back after a large drain. That needs a smaller table first:
+  // with no memory for one, the large one stays, since a delete must work
+  // when memory is short.
+  if (slots_.size() > kMinCapacity && size_ * 8 < slots_.size()) {
+    try {
+      rehash(slots_.size() / 4);
+    } catch (const std::bad_alloc&) {
+    }
+  }
   return true;
 }
 

@@ -106,6 +106,15 @@ void* SlabAllocator::allocate() {
   return slot;
 }
 
+bool SlabAllocator::ensure_free_slots(std::size_t n) {
+  assert(n <= slots_per_block_);
+  // A spare is counted in blocks_ and has slots_per_block_ free slots, so
+  // fewer than n free means there is none.
+  if (blocks_ * slots_per_block_ - live_ >= n) return true;
+  spare_ = map_block();
+  return spare_ != nullptr;
+}
+
 void SlabAllocator::free(void* slot) {
   Block* block = block_of(slot);
   assert(block->live > 0);

@@ -12,6 +12,17 @@ Nanos seconds(std::uint32_t s) {
   return static_cast<Nanos>(s) * kNanosPerSecond;
 }
 
+// Activity slots kept free by every put (160 KiB at most): as many jobs as
+// workers may hold at once while no put gets memory any more, each delete
+// giving its slot back for the next reserve.
+constexpr std::size_t kActivitiesAhead = 4096;
+
+// The jobs of a tube that may come back to ready without a put or a kick:
+// what its ready heap keeps room for.
+std::size_t unburied_jobs(const Tube& tube) {
+  return tube.ready.size() + tube.reserved_count + tube.delayed.size();
+}
+
 }  // namespace
 
 Store::Store(const Clock& clock) : clock_(clock) {
@@ -36,11 +47,14 @@ Tube* Store::find_tube(std::string_view name) const {
 
 Tube* Store::find_or_make_tube(std::string_view name) {
   if (Tube* tube = find_tube(name)) return tube;
+  // Allocates everything before the tube is listed anywhere, so that a
+  // failure leaves nothing behind.
   auto tube = std::make_unique<Tube>(std::string(name));
   Tube* raw = tube.get();
+  tube_list_.reserve(tube_list_.size() + 1);
+  tubes_.emplace(raw->name, std::move(tube));
   raw->list_index = tube_list_.size();
   tube_list_.push_back(raw);
-  tubes_.emplace(raw->name, std::move(tube));
   return raw;
 }
 
@@ -68,9 +82,12 @@ void Store::use(Session& session, std::string_view name) {
 std::size_t Store::watch(Session& session, std::string_view name) {
   for (auto& link : session.watched)
     if (link->tube->name == name) return session.watched.size();
+  session.watched.reserve(session.watched.size() + 1);
+  auto link = std::make_unique<WatchLink>(WatchLink{&session, nullptr, {}});
   Tube* tube = find_or_make_tube(name);
+  link->tube = tube;
   ++tube->watching_count;
-  session.watched.push_back(std::make_unique<WatchLink>(WatchLink{&session, tube, {}}));
+  session.watched.push_back(std::move(link));
   return session.watched.size();
 }
 
@@ -99,6 +116,7 @@ bool Store::pause_tube(std::string_view name, std::uint32_t secs) {
     dispatch(tube);
     return true;
   }
+  pauses_.make_room(pauses_.size() + 1);
   tube->pause_duration = seconds(secs);
   tube->unpause_at = clock_.now() + tube->pause_duration;
   if (tube->pause_index == kNotInHeap) {
@@ -121,27 +139,40 @@ void Store::attach(Session& session) {
 void Store::detach(Session& session) {
   if (!session.attached) return;
   if (session.waiting) stop_waiting(session);
-  // Held jobs go back to ready; a disconnect is not a timeout.
-  for (Job* job : session.reserved.in_reservation_order()) {
+  // Held jobs go back to ready (a disconnect is not a timeout), in the
+  // order they were reserved, as from the reference. Sorting them takes
+  // memory; without it they go back in any order, which the ready heaps'
+  // own order makes matter only to who waits for which. Either way no job
+  // needs memory to go back (make_room_for_put).
+  try {
+    for (Job* job : session.reserved.in_reservation_order()) {
+      unlink(job);
+      make_ready(job);
+    }
+  } catch (const std::bad_alloc&) {
+  }
+  while (!session.reserved.empty()) {
+    Job* job = session.reserved.any();
     unlink(job);
     make_ready(job);
   }
   if (session.is_producer) --counters_.producers;
   if (session.is_worker) --counters_.workers;
-  std::vector<Tube*> released;
-  for (auto& link : session.watched) {
-    --link->tube->watching_count;
-    released.push_back(link->tube);
-  }
-  session.watched.clear();
-  --session.used->using_count;
-  released.push_back(session.used);
+  // The used tube is usually watched too: drop each tube once, and only
+  // once nothing of the session refers to it.
+  Tube* used = session.used;
+  --used->using_count;
   session.used = nullptr;
   session.attached = false;
-  // The used tube is usually watched too: drop each tube once.
-  std::sort(released.begin(), released.end());
-  released.erase(std::unique(released.begin(), released.end()), released.end());
-  for (Tube* tube : released) drop_tube_if_unreferenced(tube);
+  bool used_is_watched = false;
+  for (auto& link : session.watched) {
+    --link->tube->watching_count;
+    used_is_watched = used_is_watched || link->tube == used;
+  }
+  auto watched = std::move(session.watched);
+  session.watched.clear();
+  for (auto& link : watched) drop_tube_if_unreferenced(link->tube);
+  if (!used_is_watched) drop_tube_if_unreferenced(used);
 }
 
 void Store::mark_producer(Session& session) {
@@ -214,7 +245,31 @@ void Store::make_buried(Job* job) {
   ++counts_.buried;
 }
 
+void Store::make_room_for_put(Tube* tube, bool delayed) {
+  jobs_.make_room_for_one();
+  tube->ready.make_room(unburied_jobs(*tube) + 1);
+  if (delayed) {
+    tube->delayed.make_room(tube->delayed.size() + 1);
+    job_timers_.make_room(job_timers_.size() + 1);
+  }
+  // Reserves of jobs put ready take their activity from these.
+  if (!Job::make_room_for_activities(kActivitiesAhead)) throw std::bad_alloc();
+}
+
+void Store::make_room_to_hand(Session& session, Job* job) {
+  // A buried job reserved by id joins the jobs that can come back to ready.
+  if (job->state == JobState::Buried) job->tube->ready.make_room(unburied_jobs(*job->tube) + 1);
+  job->activity_to_change();
+  session.reserved.make_room_for_one();
+  job_timers_.make_room(job_timers_.size() + 1);
+}
+
+void Store::make_room_to_kick(Tube* tube, std::size_t count) {
+  tube->ready.make_room(unburied_jobs(*tube) + count);
+}
+
 void Store::hand_to(Session& session, Job* job) {
+  make_room_to_hand(session, job);
   unlink(job);
   Nanos now = clock_.now();
   job->state = JobState::Reserved;
@@ -233,10 +288,16 @@ void Store::hand_to(Session& session, Job* job) {
 
 // Serves the tube's waiters, first come first served, while it has ready
 // jobs and is not paused.
+//
+// Without memory to hand a job over, the waiters wait on: the job stays
+// ready, and the next put, release or kick into the tube tries again.
 void Store::dispatch(Tube* tube) {
-  while (!tube->paused() && !tube->ready.empty() && !tube->waiters.empty()) {
-    Session& waiter = *tube->waiters.front()->session;
-    hand_to(waiter, tube->ready.top());
+  try {
+    while (!tube->paused() && !tube->ready.empty() && !tube->waiters.empty()) {
+      Session& waiter = *tube->waiters.front()->session;
+      hand_to(waiter, tube->ready.top());
+    }
+  } catch (const std::bad_alloc&) {
   }
 }
 
@@ -262,12 +323,13 @@ void Store::discard_job(Job* job) {
 Job* Store::put(Session& session, Job* job, std::uint32_t priority, std::uint32_t delay_seconds,
                 std::uint32_t ttr_seconds) {
   Nanos now = clock_.now();
+  const bool delayed = delay_seconds > 0;
+  make_room_for_put(session.used, delayed);
   job->tube = session.used;
   job->priority = priority;
   job->delay_seconds = delay_seconds;
   job->ttr_seconds = std::max<std::uint32_t>(ttr_seconds, 1);
   job->created_at = now;
-  const bool delayed = delay_seconds > 0;
   job->state = delayed ? JobState::Delayed : JobState::Ready;
   if (delayed) job->activity_to_change().deadline_at = now + seconds(delay_seconds);
   // Logged before anything points to the job (the log may move it into a
@@ -336,6 +398,7 @@ void Store::reserve(Session& session, std::optional<std::uint32_t> timeout_secon
 }
 
 void Store::start_waiting(Session& session, Nanos now) {
+  session_timers_.make_room(session_timers_.size() + 1);
   session.waiting = true;
   ++counters_.waiting;
   for (auto& link : session.watched) link->tube->waiters.push_back(link.get());
@@ -434,6 +497,7 @@ bool Store::release(Session& session, std::uint64_t id, std::uint32_t priority,
   const Journal::Update update = release_leaves_state(*job, priority, delay_seconds)
                                      ? Journal::Update::CountersOnly
                                      : Journal::Update::State;
+  if (delay_seconds > 0) job->tube->delayed.make_room(job->tube->delayed.size() + 1);
   unlink(job);
   job->priority = priority;
   job->delay_seconds = delay_seconds;
@@ -452,6 +516,7 @@ bool Store::release(Session& session, std::uint64_t id, std::uint32_t priority,
 bool Store::bury(Session& session, std::uint64_t id, std::uint32_t priority) {
   Job* job = held_job(session, id);
   if (!job) return false;
+  job->tube->buried.make_room(job->tube->buried.size() + 1);
   unlink(job);
   job->priority = priority;
   ++job->activity_to_change().counts.buries;
@@ -473,6 +538,7 @@ std::uint32_t Store::kick(Session& session, std::uint32_t bound) {
   std::uint32_t kicked = 0;
   // Buried jobs first, oldest first; only if none, delayed jobs, soonest first.
   const bool from_buried = !tube->buried.empty();
+  if (from_buried) make_room_to_kick(tube, std::min<std::size_t>(bound, tube->buried.size()));
   while (kicked < bound) {
     Job* job = from_buried ? tube->buried.top() : tube->delayed.top();
     if (!job) break;
@@ -489,6 +555,7 @@ std::uint32_t Store::kick(Session& session, std::uint32_t bound) {
 bool Store::kick_job(std::uint64_t id) {
   Job* job = jobs_.find(id);
   if (!job || (job->state != JobState::Buried && job->state != JobState::Delayed)) return false;
+  if (job->state == JobState::Buried) make_room_to_kick(job->tube, 1);
   unlink(job);
   ++job->activity_to_change().counts.kicks;
   job->state = JobState::Ready;
@@ -542,6 +609,7 @@ void Store::finish_recovery(std::uint64_t next_id) {
     }
   }
   std::vector<Job*>().swap(adopted_);
+  for (Tube* tube : tube_list_) tube->ready.make_room(unburied_jobs(*tube));
   std::vector<Tube*> all(tube_list_);
   for (Tube* tube : all) drop_tube_if_unreferenced(tube);
 }
@@ -587,6 +655,17 @@ void Store::process_timers() {
     tube->unpause_at = 0;
     dispatch(tube);
   }
+}
+
+void Store::give_back_room() {
+  for (Tube* tube : tube_list_) {
+    tube->ready.give_back_room(unburied_jobs(*tube));
+    tube->delayed.give_back_room(0);
+    tube->buried.give_back_room(0);
+  }
+  job_timers_.give_back_room(0);
+  session_timers_.give_back_room(0);
+  pauses_.give_back_room(0);
 }
 
 Nanos Store::next_timer() const {

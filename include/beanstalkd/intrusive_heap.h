@@ -4,9 +4,11 @@
 // and waiting connections' timeouts.
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -26,6 +28,28 @@ class IntrusiveHeap {
   std::size_t size() const { return items_.size(); }
   T* top() const { return items_.empty() ? nullptr : items_.front(); }
   T* at(std::size_t i) const { return items_[i]; }
+
+  std::size_t room() const { return items_.capacity(); }
+  // Makes room for `n` elements (growing by doubling), so that pushes up to
+  // that size cannot fail. Throws std::bad_alloc with the heap unchanged.
+  void make_room(std::size_t n) {
+    if (n > items_.capacity()) items_.reserve(std::max(n, 2 * items_.capacity()));
+  }
+  // Gives back room beyond twice what is needed, once it is four times
+  // that: `keep` elements (at least the heap's size) must still fit. The
+  // heap never shrinks otherwise, so removing never allocates. Without
+  // memory for the smaller copy it keeps its room.
+  void give_back_room(std::size_t keep) noexcept {
+    keep = std::max({keep, items_.size(), std::size_t{32}});
+    if (items_.capacity() < 4 * keep) return;
+    try {
+      std::vector<T*> smaller;
+      smaller.reserve(2 * keep);
+      smaller.assign(items_.begin(), items_.end());
+      items_.swap(smaller);
+    } catch (const std::bad_alloc&) {
+    }
+  }
 
   void push(T* item) {
     assert(IndexOf{}(*item) == kNotInHeap && items_.size() < kNotInHeap);
@@ -53,7 +77,6 @@ class IntrusiveHeap {
     items_.pop_back();
     IndexOf{}(*item) = kNotInHeap;
     if (i < items_.size()) update(items_[i]);  // the moved element may go either way
-    if (items_.capacity() > 64 && items_.size() < items_.capacity() / 4) items_.shrink_to_fit();
   }
 
   // Call after changing the key of `item` (which is in this heap).

@@ -94,6 +94,9 @@ struct Job {
   // memory is short, as the containers around it do.
   JobActivity& activity_to_change() { return activity_ ? *activity_ : start_activity(); }
   bool has_activity() const { return activity_ != nullptr; }
+  // Makes sure the next `count` activities can be allocated without asking
+  // the system for memory. False if it has none to give.
+  static bool make_room_for_activities(std::size_t count);
 
   Nanos ttr() const { return static_cast<Nanos>(ttr_seconds) * kNanosPerSecond; }
   bool urgent() const { return priority < kUrgentPriority; }

@@ -20,6 +20,9 @@ class JobIndex {
   // A hint that `id` will be looked up or inserted soon: starts loading its
   // slot, which in a large table is a cache miss.
   void prefetch(std::uint64_t id) const { __builtin_prefetch(&slots_[slot_of(id)]); }
+  // Grows the table now if one more job would, so that the next insert()
+  // cannot fail. Throws std::bad_alloc with the index unchanged.
+  void make_room_for_one();
   // Precondition: no job with the same id is present.
   void insert(Job* job);
   // Returns false if absent.

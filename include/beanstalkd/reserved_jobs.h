@@ -18,10 +18,19 @@ class ReservedJobs {
   bool empty() const { return entries_.empty(); }
   std::size_t size() const { return entries_.size(); }
 
+  // Makes room for one more (growing by doubling), so that add() cannot
+  // fail. Throws std::bad_alloc with nothing changed.
+  void make_room_for_one() {
+    if (entries_.size() == entries_.capacity()) entries_.reserve(2 * entries_.size() + 1);
+  }
+
   void add(Job* job) {
     job->heap_index = static_cast<HeapIndex>(entries_.size());
     entries_.push_back({job, next_order_++});
   }
+
+  // One of the held jobs; precondition: !empty().
+  Job* any() const { return entries_.back().job; }
 
   // Precondition: `job` is held here.
   void remove(Job* job) {

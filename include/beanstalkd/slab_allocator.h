@@ -30,6 +30,10 @@ class SlabAllocator {
 
   // nullptr when the system has no memory for a new block.
   void* allocate();
+  // Maps a spare block unless `n` slots (at most slots_per_block()) are
+  // free already, so the next `n` allocations cannot fail. False when the
+  // system has no memory for it.
+  bool ensure_free_slots(std::size_t n);
   void free(void* slot);
 
   std::size_t slot_size() const { return slot_size_; }

@@ -139,6 +139,12 @@ class Store {
   // The earliest moment process_timers() has work, or kNoTimer.
   Nanos next_timer() const;
 
+  // --- memory ---------------------------------------------------------------
+  // Gives back the heaps' spare room after a drain (heaps never shrink on
+  // their own, so that removing a job never allocates), keeping the room a
+  // put made for the jobs still there. Never throws.
+  void give_back_room();
+
   // --- figures ------------------------------------------------------------
   const JobCounts& job_counts() const { return counts_; }
   const StoreCounters& counters() const { return counters_; }
@@ -159,6 +165,17 @@ class Store {
   void make_ready(Job* job);
   void make_delayed(Job* job, Nanos until);
   void make_buried(Job* job);
+  // Running out of memory must not lose a job or stop a drain. So every
+  // operation makes the room it needs before it changes anything, and
+  // throws std::bad_alloc with nothing changed when there is none: the
+  // server refuses that command (OUT_OF_MEMORY) and goes on. A put also
+  // makes room in its tube's ready heap for every job of the tube that is
+  // not buried, so that releases, timeouts, disconnects and delays that end
+  // never need memory to put a job back, and keeps activity slots ahead, so
+  // that reserves (and deletes) work on when puts no longer do.
+  void make_room_for_put(Tube* tube, bool delayed);
+  void make_room_to_hand(Session& session, Job* job);
+  void make_room_to_kick(Tube* tube, std::size_t count);
   void hand_to(Session& session, Job* job);
   void dispatch(Tube* tube);
   Job* best_ready(const Session& session) const;

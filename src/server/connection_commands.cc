@@ -1,6 +1,7 @@
 // What each command does and answers: the bridge from a parsed Command to
 // the store and back to reply bytes.
 #include <algorithm>
+#include <new>
 #include <string>
 
 #include "beanstalkd/protocol/reply_line.h"
@@ -35,12 +36,24 @@ void Connection::hold_for_log() {
 
 void Connection::execute(const protocol::Command& cmd) {
   if (!server_.times_commands()) {
-    run(cmd);
+    run_or_refuse(cmd);
     return;
   }
   const Nanos started = server_.now();
-  run(cmd);
+  run_or_refuse(cmd);
   server_.record_latency(cmd.op, server_.now() - started);
+}
+
+// The store makes the room a command needs before it changes anything, and
+// throws std::bad_alloc with nothing changed when the system has none (see
+// Store::make_room_for_put): that command alone is refused.
+void Connection::run_or_refuse(const protocol::Command& cmd) {
+  try {
+    run(cmd);
+  } catch (const std::bad_alloc&) {
+    server_.note_out_of_memory(cmd.op);
+    reply("OUT_OF_MEMORY\r\n");
+  }
 }
 
 void Connection::run(const protocol::Command& cmd) {
@@ -187,8 +200,9 @@ void Connection::start_put(const protocol::Command& cmd) {
     return;
   }
   server_.store().mark_producer(session_);
-  pending_job_ = server_.store().allocate_job(cmd.body_size);
+  pending_job_ = server_.puts_have_memory() ? server_.store().allocate_job(cmd.body_size) : nullptr;
   if (!pending_job_) {
+    server_.note_out_of_memory(protocol::Op::Put);
     state_ = State::Discard;
     discard_left_ = static_cast<std::uint64_t>(cmd.body_size) + 2;
     discard_reply_ = "OUT_OF_MEMORY\r\n";
@@ -222,7 +236,15 @@ void Connection::finish_put() {
     return;
   }
   std::uint64_t id = job->id;
-  server_.store().put(session_, job, put_priority_, put_delay_, put_ttr_);
+  try {
+    server_.store().put(session_, job, put_priority_, put_delay_, put_ttr_);
+  } catch (const std::bad_alloc&) {
+    server_.store().discard_job(job);  // still ours: the store took nothing
+    server_.note_out_of_memory(protocol::Op::Put);
+    reply("OUT_OF_MEMORY\r\n");
+    return;
+  }
+  server_.note_put_succeeded();
   reply(protocol::ReplyLine("INSERTED").number(id).finish());
   hold_for_log();
 }

@@ -4,15 +4,16 @@
 
 namespace beanstalkd::server {
 
-void MemoryTrimmer::after_turn(std::uint64_t jobs) {
+bool MemoryTrimmer::due(std::uint64_t jobs) {
   if (jobs > high_mark_) {
     high_mark_ = jobs;
-    return;
+    return false;
   }
   if (high_mark_ - jobs >= kMinDrop && jobs <= high_mark_ / 2) {
-    trim_now();
     high_mark_ = jobs;
+    return true;
   }
+  return false;
 }
 
 void MemoryTrimmer::trim_now() {

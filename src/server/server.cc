@@ -329,7 +329,10 @@ void Server::end_of_turn() {
     connections_.pop_back();
   }
   closed_.clear();
-  trimmer_.after_turn(store_.job_count());
+  if (trimmer_.due(store_.job_count())) {
+    store_.give_back_room();
+    trimmer_.trim_now();
+  }
   arm_timer();
 }
 
@@ -450,6 +453,42 @@ void Server::note_accept_recovered() {
   const Nanos lasted = accept_episode_.end(clock_.now());
   spdlog::info("accepting connections again after {:.1f} s ({} retries); none left waiting",
                static_cast<double>(lasted) / kNanosPerSecond, accept_episode_.retries());
+}
+
+void Server::note_out_of_memory(protocol::Op op) {
+  const Nanos now = clock_.now();
+  if (emergency_memory_.release()) emergency_memory_tried_at_ = now;
+  switch (memory_episode_.failed(now)) {
+    case FailureEpisode::Report::Start:
+      spdlog::warn(
+          "out of memory: a {} was refused with OUT_OF_MEMORY ({} jobs held); puts are refused "
+          "until memory is freed, while reserves and deletes go on",
+          protocol::op_name(op), store_.job_count());
+      break;
+    case FailureEpisode::Report::Reminder:
+      spdlog::warn("still out of memory after {} s: {} commands refused ({} jobs held)",
+                   memory_episode_.lasted(now) / kNanosPerSecond, memory_episode_.retries() + 1,
+                   store_.job_count());
+      break;
+    case FailureEpisode::Report::Quiet:
+      break;
+  }
+}
+
+bool Server::puts_have_memory() {
+  if (emergency_memory_.held()) return true;
+  const Nanos now = clock_.now();
+  if (now - emergency_memory_tried_at_ < kNanosPerSecond) return false;
+  emergency_memory_tried_at_ = now;
+  return emergency_memory_.hold();
+}
+
+void Server::note_memory_recovered() {
+  const Nanos lasted = memory_episode_.end(clock_.now());
+  spdlog::info(
+      "memory available again: a put succeeded after {:.1f} s of OUT_OF_MEMORY ({} "
+      "commands refused)",
+      static_cast<double>(lasted) / kNanosPerSecond, memory_episode_.retries());
 }
 
 void Server::accept_connections() {

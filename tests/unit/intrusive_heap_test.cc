@@ -249,12 +249,34 @@ TEST(IntrusiveHeap, GrowsAndShrinksThroughManyElements) {
     items[i].seq = static_cast<int>(i);
     heap.push(&items[i]);
   }
-  // Remove most from the back of the array: capacity shrinks on the way.
+  const std::size_t room = heap.room();
+  // Removing never gives room back (so it never allocates) ...
   while (heap.size() > 10) heap.remove(heap.at(heap.size() / 2));
+  EXPECT_EQ(heap.room(), room);
+  // ... give_back_room does, down to twice what must still fit.
+  heap.give_back_room(100);
+  EXPECT_EQ(heap.room(), 200u);
+  heap.give_back_room(60);  // 200 is less than four times 60: kept
+  EXPECT_EQ(heap.room(), 200u);
   expect_heap_valid(heap);
   std::vector<int> rest = drain(heap);
   EXPECT_TRUE(std::is_sorted(rest.begin(), rest.end()));
   EXPECT_EQ(rest.size(), 10u);
+}
+
+TEST(IntrusiveHeap, RoomMadeAheadTakesPushesWithoutGrowing) {
+  std::vector<Item> items(100);
+  Heap heap;
+  heap.make_room(70);
+  const std::size_t room = heap.room();
+  EXPECT_GE(room, 70u);
+  for (std::size_t i = 0; i < 70; ++i) {
+    items[i].key = static_cast<int>(i);
+    heap.push(&items[i]);
+  }
+  EXPECT_EQ(heap.room(), room);
+  heap.make_room(71);  // grows by doubling, not by one
+  EXPECT_GE(heap.room(), 2 * room);
 }
 
 }  // namespace

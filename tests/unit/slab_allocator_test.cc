@@ -67,6 +67,27 @@ TEST(SlabAllocator, EmptyBlocksAreUnmappedButOne) {
   slab.free(b);
 }
 
+// Room made ahead maps at most one spare block, and only when the free
+// slots fall short.
+TEST(SlabAllocator, FreeSlotsEnsuredAheadMapOneSpareWhenShort) {
+  SlabAllocator slab(kSlot);
+  EXPECT_EQ(slab.blocks(), 0u);
+  ASSERT_TRUE(slab.ensure_free_slots(64));
+  EXPECT_EQ(slab.blocks(), 1u);
+  std::vector<void*> slots;
+  while (slots.size() < slab.slots_per_block() - 64) slots.push_back(slab.allocate());
+  ASSERT_TRUE(slab.ensure_free_slots(64));
+  EXPECT_EQ(slab.blocks(), 1u);  // exactly 64 still free
+  slots.push_back(slab.allocate());
+  ASSERT_TRUE(slab.ensure_free_slots(64));
+  EXPECT_EQ(slab.blocks(), 2u);
+  // The next 64 come from the blocks already mapped.
+  for (int i = 0; i < 64; ++i) slots.push_back(slab.allocate());
+  EXPECT_EQ(slab.blocks(), 2u);
+  for (void* slot : slots) slab.free(slot);
+  EXPECT_EQ(slab.live_slots(), 0u);
+}
+
 // Random churn against a model: every live slot keeps its contents, and
 // the counts add up.
 TEST(SlabAllocator, RandomChurnKeepsEveryLiveSlotIntact) {

@@ -1646,4 +1646,27 @@ TEST_F(Store, RandomOperationsKeepTheStoreConsistent) {
   }
 }
 
+// Removing a job never shrinks a heap (so it never allocates); a put makes
+// room in its tube's ready heap for every job that is not buried, so jobs
+// held or delayed come back to ready without allocating; give_back_room
+// shrinks heaps after a drain but keeps that room.
+TEST_F(Store, ReadyHeapsKeepRoomForEveryJobThatCanComeBack) {
+  Client& c = connect();
+  std::vector<std::uint64_t> ids;
+  ids.reserve(1000);
+  for (int i = 0; i < 1000; ++i) ids.push_back(put(c));
+  const Tube* tube = store.find_tube("default");
+  const std::size_t room = tube->ready.room();
+  EXPECT_GE(room, 1000u);
+  for (int i = 0; i < 10; ++i) reserve(c);
+  put(c, 100, 30);  // delayed
+  for (std::uint64_t id : ids)
+    if (store.find_job(id)->state == JobState::Ready) store.delete_job(c.session, id);
+  EXPECT_EQ(tube->ready.size(), 0u);
+  EXPECT_EQ(tube->ready.room(), room);  // deletes gave nothing back
+  store.give_back_room();
+  EXPECT_LT(tube->ready.room(), room);
+  EXPECT_GE(tube->ready.room(), 11u);  // the 10 held and the delayed one
+}
+
 }  // namespace store_test

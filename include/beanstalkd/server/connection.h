@@ -76,6 +76,7 @@ class Connection final : public ReserveListener, public HangupListener {
   void bury_unreadable_job();
 
   // Commands (connection_commands.cc).
+  void run_or_refuse(const protocol::Command& cmd);
   void execute(const protocol::Command& command);  // times run()
   void run(const protocol::Command& command);
   bool refuse_unless(bool allowed);

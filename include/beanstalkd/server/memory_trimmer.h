@@ -12,8 +12,9 @@ namespace beanstalkd::server {
 
 class MemoryTrimmer {
  public:
-  // Call once per loop turn with the current number of jobs.
-  void after_turn(std::uint64_t jobs);
+  // Call once per loop turn with the current number of jobs: true when
+  // it is time to give memory back (then call trim_now()).
+  bool due(std::uint64_t jobs);
   // Returns what is free now, once: after replaying the log, whose file
   // buffers were freed among the recovered jobs.
   void trim_now();

@@ -20,6 +20,7 @@
 #include "beanstalkd/protocol/command.h"
 #include "beanstalkd/protocol/stats_yaml.h"
 #include "beanstalkd/server/connection.h"
+#include "beanstalkd/server/emergency_memory.h"
 #include "beanstalkd/server/hangup_watch.h"
 #include "beanstalkd/server/idle_poll.h"
 #include "beanstalkd/server/latency_histogram.h"
@@ -54,6 +55,17 @@ class Server {
   bool draining() const { return draining_; }
   bool trace_enabled() const { return options_.verbosity >= 2; }
   void count(protocol::Op op) { ++command_counts_[static_cast<std::size_t>(op)]; }
+  // A command was refused with OUT_OF_MEMORY because the system had no
+  // memory for what it needed (Store: nothing changed): gives the emergency
+  // memory back for the drain. And a put succeeded, which ends such a run.
+  // Logged as a FailureEpisode.
+  void note_out_of_memory(protocol::Op op);
+  // Whether a put may try to take memory: not while the emergency memory is
+  // given back and cannot be set aside again (tried once a second).
+  bool puts_have_memory();
+  void note_put_succeeded() {
+    if (memory_episode_.active()) note_memory_recovered();
+  }
   // Command latencies feed only the metrics endpoint, so commands are timed
   // only when it is on: two clock reads and a histogram update per command
   // were about a tenth of the cycle benchmark's latency.
@@ -124,6 +136,7 @@ class Server {
   void pause_accepting();
   void note_accept_starved(int error);
   void note_accept_recovered();
+  void note_memory_recovered();
   void wait_for_events();
   void end_of_turn();
   void flush_dirty();
@@ -163,6 +176,9 @@ class Server {
   CommandLatencies latencies_{};
   std::uint64_t total_connections_ = 0;
   FailureEpisode accept_episode_;  // accepts failing for lack of descriptors or memory
+  FailureEpisode memory_episode_;  // commands refused for lack of memory
+  EmergencyMemory emergency_memory_;
+  Nanos emergency_memory_tried_at_ = 0;  // last attempt to set it aside again
   std::uint64_t accept_failures_ = 0;
   bool draining_ = false;
   bool stopping_ = false;
