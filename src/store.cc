@@ -131,9 +131,11 @@ bool Store::pause_tube(std::string_view name, std::uint32_t secs) {
 
 void Store::attach(Session& session) {
   assert(!session.attached);
-  session.attached = true;
-  use(session, kDefaultTubeName);
+  // The watch allocates, before anything changed; the use of the tube that
+  // always exists does not.
   watch(session, kDefaultTubeName);
+  use(session, kDefaultTubeName);
+  session.attached = true;
 }
 
 void Store::detach(Session& session) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -49,8 +50,18 @@ constexpr std::string_view kCrlf = "\r\n";
 
 Connection::Connection(Server& server, int fd, std::string peer)
     : server_(server), fd_(fd), peer_(std::move(peer)), out_(evbuffer_new()), session_(this) {
-  read_event_ = event_new(server_.base(), fd_, EV_READ | EV_PERSIST, on_read_event, this);
-  server_.store().attach(session_);
+  // Without memory for any of it, nothing is left behind (the caller
+  // closes the socket).
+  read_event_ =
+      out_ ? event_new(server_.base(), fd_, EV_READ | EV_PERSIST, on_read_event, this) : nullptr;
+  try {
+    if (!read_event_) throw std::bad_alloc();
+    server_.store().attach(session_);
+  } catch (const std::bad_alloc&) {
+    if (read_event_) event_free(read_event_);
+    if (out_) evbuffer_free(out_);
+    throw;
+  }
   update_read_interest();
 }
 

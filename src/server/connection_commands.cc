@@ -51,7 +51,7 @@ void Connection::run_or_refuse(const protocol::Command& cmd) {
   try {
     run(cmd);
   } catch (const std::bad_alloc&) {
-    server_.note_out_of_memory(cmd.op);
+    server_.note_out_of_memory(protocol::op_name(cmd.op));
     reply("OUT_OF_MEMORY\r\n");
   }
 }
@@ -202,7 +202,7 @@ void Connection::start_put(const protocol::Command& cmd) {
   server_.store().mark_producer(session_);
   pending_job_ = server_.puts_have_memory() ? server_.store().allocate_job(cmd.body_size) : nullptr;
   if (!pending_job_) {
-    server_.note_out_of_memory(protocol::Op::Put);
+    server_.note_out_of_memory("put");
     state_ = State::Discard;
     discard_left_ = static_cast<std::uint64_t>(cmd.body_size) + 2;
     discard_reply_ = "OUT_OF_MEMORY\r\n";
@@ -240,7 +240,7 @@ void Connection::finish_put() {
     server_.store().put(session_, job, put_priority_, put_delay_, put_ttr_);
   } catch (const std::bad_alloc&) {
     server_.store().discard_job(job);  // still ours: the store took nothing
-    server_.note_out_of_memory(protocol::Op::Put);
+    server_.note_out_of_memory("put");
     reply("OUT_OF_MEMORY\r\n");
     return;
   }

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <new>
 #include <random>
 
 #include <spdlog/spdlog.h>
@@ -455,15 +456,15 @@ void Server::note_accept_recovered() {
                static_cast<double>(lasted) / kNanosPerSecond, accept_episode_.retries());
 }
 
-void Server::note_out_of_memory(protocol::Op op) {
+void Server::note_out_of_memory(std::string_view what) {
   const Nanos now = clock_.now();
   if (emergency_memory_.release()) emergency_memory_tried_at_ = now;
   switch (memory_episode_.failed(now)) {
     case FailureEpisode::Report::Start:
       spdlog::warn(
-          "out of memory: a {} was refused with OUT_OF_MEMORY ({} jobs held); puts are refused "
-          "until memory is freed, while reserves and deletes go on",
-          protocol::op_name(op), store_.job_count());
+          "out of memory: a {} was refused ({} jobs held); puts are refused until memory is "
+          "freed, while reserves and deletes go on",
+          what, store_.job_count());
       break;
     case FailureEpisode::Report::Reminder:
       spdlog::warn("still out of memory after {} s: {} commands refused ({} jobs held)",
@@ -517,7 +518,16 @@ void Server::accept_connections() {
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     }
     ++total_connections_;
-    auto connection = std::make_unique<Connection>(*this, fd, peer_name(ss));
+    std::unique_ptr<Connection> connection;
+    try {
+      if (connections_.size() == connections_.capacity())
+        connections_.reserve(2 * connections_.size() + 16);
+      connection = std::make_unique<Connection>(*this, fd, peer_name(ss));
+    } catch (const std::bad_alloc&) {
+      ::close(fd);
+      note_out_of_memory("new connection");
+      continue;
+    }
     connection->slot_ = connections_.size();
     spdlog::debug("{}: connected", connection->peer());
     connections_.push_back(std::move(connection));

@@ -59,7 +59,7 @@ class Server {
   // memory for what it needed (Store: nothing changed): gives the emergency
   // memory back for the drain. And a put succeeded, which ends such a run.
   // Logged as a FailureEpisode.
-  void note_out_of_memory(protocol::Op op);
+  void note_out_of_memory(std::string_view what);
   // Whether a put may try to take memory: not while the emergency memory is
   // given back and cannot be set aside again (tried once a second).
   bool puts_have_memory();
