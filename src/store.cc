@@ -160,21 +160,23 @@ void Store::detach(Session& session) {
   }
   if (session.is_producer) --counters_.producers;
   if (session.is_worker) --counters_.workers;
-  // The used tube is usually watched too: drop each tube once, and only
-  // once nothing of the session refers to it.
+  // Let go of the tubes in the reference's order, since the tubes dropped
+  // take each other's places in the tube list (drop_tube_if_unreferenced):
+  // the watch list loses its first entry, the last one taking its place,
+  // until it is empty; then the used tube goes.
+  auto& watched = session.watched;
+  while (!watched.empty()) {
+    Tube* tube = watched.front()->tube;
+    if (watched.size() > 1) watched.front() = std::move(watched.back());
+    watched.pop_back();
+    --tube->watching_count;
+    drop_tube_if_unreferenced(tube);
+  }
   Tube* used = session.used;
   --used->using_count;
   session.used = nullptr;
   session.attached = false;
-  bool used_is_watched = false;
-  for (auto& link : session.watched) {
-    --link->tube->watching_count;
-    used_is_watched = used_is_watched || link->tube == used;
-  }
-  auto watched = std::move(session.watched);
-  session.watched.clear();
-  for (auto& link : watched) drop_tube_if_unreferenced(link->tube);
-  if (!used_is_watched) drop_tube_if_unreferenced(used);
+  drop_tube_if_unreferenced(used);
 }
 
 void Store::mark_producer(Session& session) {

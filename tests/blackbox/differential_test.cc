@@ -218,6 +218,21 @@ const std::vector<Case> kCases = {
                             Sleep(100), S(2, put("only")), Sync(0, 2), Sync(1, 1)}},
   {"ClosedWaiterGetsNoJob", {S(1, "reserve\r\n"), Sleep(100), Close(1), Sleep(100),
                              S(put("kept") + "peek-ready\r\nstats\r\n")}},
+  // A closing connection lets go of its tubes in the reference's order,
+  // which decides the order of list-tubes (a dropped tube's place goes to
+  // the last one).
+  {"ClosedWatcherDropsTubesInReferenceOrder",
+   {R(0, "use t1\r\n"), R(0, "watch t2\r\n"), R(0, "watch t3\r\n"), R(0, "watch t1\r\n"),
+    R(0, "watch t4\r\n"), R(1, "use t5\r\n"), R(2, "watch t6\r\n"), R(2, "use t7\r\n"),
+    Close(0), Sleep(100), R(1, "list-tubes\r\n")}},
+  {"ClosedWatcherThatIgnoredDefaultDropsTubesInReferenceOrder",
+   {R(0, "use t1\r\n"), R(0, "watch t2\r\n"), R(0, "watch t3\r\n"), R(0, "watch t4\r\n"),
+    R(0, "ignore default\r\n"), R(1, "use t5\r\n"), R(2, "watch t6\r\n"),
+    R(2, "use t7\r\n"), Close(0), Sleep(100), R(1, "list-tubes\r\n")}},
+  {"ClosedWatcherOfItsUsedTubeDropsTubesInReferenceOrder",
+   {R(0, "watch t2\r\n"), R(0, "watch t1\r\n"), R(0, "use t1\r\n"), R(0, "watch t3\r\n"),
+    R(0, "watch t4\r\n"), R(1, "use t5\r\n"), R(2, "watch t6\r\n"), R(2, "use t7\r\n"),
+    Close(0), Sleep(100), R(1, "list-tubes\r\n")}},
   {"ClosedHolderReleasesJob", {S(put("a")), Sync(0, 1), S(1, "reserve\r\n"), Sync(1, 2), Close(1),
                                Sleep(100), S("stats-job 1\r\npeek-ready\r\n")}},
 
