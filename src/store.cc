@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "beanstalkd/vector_room.h"
+
 namespace beanstalkd {
 
 namespace {
@@ -16,12 +18,6 @@ Nanos seconds(std::uint32_t s) {
 // workers may hold at once while no put gets memory any more, each delete
 // giving its slot back for the next reserve.
 constexpr std::size_t kActivitiesAhead = 4096;
-
-// Makes room for one more element, growing by doubling as push_back would.
-template <typename Vector>
-void make_room_for_one(Vector& v) {
-  if (v.size() == v.capacity()) v.reserve(2 * v.size() + 1);
-}
 
 // The jobs of a tube that may come back to ready without a put or a kick:
 // what its ready heap keeps room for.
@@ -57,7 +53,7 @@ Tube* Store::find_or_make_tube(std::string_view name) {
   // failure leaves nothing behind.
   auto tube = std::make_unique<Tube>(std::string(name));
   Tube* raw = tube.get();
-  make_room_for_one(tube_list_);
+  make_room(tube_list_, tube_list_.size() + 1);
   tubes_.emplace(raw->name, std::move(tube));
   raw->list_index = tube_list_.size();
   tube_list_.push_back(raw);
@@ -88,7 +84,7 @@ void Store::use(Session& session, std::string_view name) {
 std::size_t Store::watch(Session& session, std::string_view name) {
   for (auto& link : session.watched)
     if (link->tube->name == name) return session.watched.size();
-  make_room_for_one(session.watched);
+  make_room(session.watched, session.watched.size() + 1);
   auto link = std::make_unique<WatchLink>(WatchLink{&session, nullptr, {}});
   Tube* tube = find_or_make_tube(name);
   link->tube = tube;

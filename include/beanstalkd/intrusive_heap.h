@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "beanstalkd/vector_room.h"
+
 namespace beanstalkd {
 
 // An element's position in a heap. 32 bits, since every job carries two of
@@ -32,9 +34,7 @@ class IntrusiveHeap {
   std::size_t room() const { return items_.capacity(); }
   // Makes room for `n` elements (growing by doubling), so that pushes up to
   // that size cannot fail. Throws std::bad_alloc with the heap unchanged.
-  void make_room(std::size_t n) {
-    if (n > items_.capacity()) items_.reserve(std::max(n, 2 * items_.capacity()));
-  }
+  void make_room(std::size_t n) { beanstalkd::make_room(items_, n); }
   // Gives back room beyond twice what is needed, once it is four times
   // that: `keep` elements (at least the heap's size) must still fit. The
   // heap never shrinks otherwise, so removing never allocates. Without

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "beanstalkd/job.h"
+#include "beanstalkd/vector_room.h"
 
 namespace beanstalkd {
 
@@ -20,9 +21,7 @@ class ReservedJobs {
 
   // Makes room for one more (growing by doubling), so that add() cannot
   // fail. Throws std::bad_alloc with nothing changed.
-  void make_room_for_one() {
-    if (entries_.size() == entries_.capacity()) entries_.reserve(2 * entries_.size() + 1);
-  }
+  void make_room_for_one() { make_room(entries_, entries_.size() + 1); }
 
   void add(Job* job) {
     job->heap_index = static_cast<HeapIndex>(entries_.size());

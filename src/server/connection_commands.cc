@@ -51,9 +51,13 @@ void Connection::run_or_refuse(const protocol::Command& cmd) {
   try {
     run(cmd);
   } catch (const std::bad_alloc&) {
-    server_.note_out_of_memory(protocol::op_name(cmd.op));
-    reply("OUT_OF_MEMORY\r\n");
+    refuse_for_lack_of_memory(protocol::op_name(cmd.op));
   }
+}
+
+void Connection::refuse_for_lack_of_memory(std::string_view what) {
+  server_.note_out_of_memory(what);
+  reply("OUT_OF_MEMORY\r\n");
 }
 
 void Connection::run(const protocol::Command& cmd) {
@@ -240,8 +244,7 @@ void Connection::finish_put() {
     server_.store().put(session_, job, put_priority_, put_delay_, put_ttr_);
   } catch (const std::bad_alloc&) {
     server_.store().discard_job(job);  // still ours: the store took nothing
-    server_.note_out_of_memory("put");
-    reply("OUT_OF_MEMORY\r\n");
+    refuse_for_lack_of_memory("put");
     return;
   }
   server_.note_put_succeeded();

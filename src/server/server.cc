@@ -21,6 +21,7 @@
 
 #include "beanstalkd/server/connection.h"
 #include "beanstalkd/server/metrics_endpoint.h"
+#include "beanstalkd/vector_room.h"
 #include "beanstalkd/version.h"
 
 namespace beanstalkd::server {
@@ -520,8 +521,7 @@ void Server::accept_connections() {
     ++total_connections_;
     std::unique_ptr<Connection> connection;
     try {
-      if (connections_.size() == connections_.capacity())
-        connections_.reserve(2 * connections_.size() + 16);
+      make_room(connections_, connections_.size() + 1);
       connection = std::make_unique<Connection>(*this, fd, peer_name(ss));
     } catch (const std::bad_alloc&) {
       ::close(fd);

@@ -77,6 +77,7 @@ class Connection final : public ReserveListener, public HangupListener {
 
   // Commands (connection_commands.cc).
   void run_or_refuse(const protocol::Command& cmd);
+  void refuse_for_lack_of_memory(std::string_view what);
   void execute(const protocol::Command& command);  // times run()
   void run(const protocol::Command& command);
   bool refuse_unless(bool allowed);
