@@ -268,6 +268,7 @@ void Store::make_room_to_hand(Session& session, Job* job) {
   job->activity_to_change();
   session.reserved.make_room_for_one();
   job_timers_.make_room(job_timers_.size() + 1);
+  if (journal_) journal_->make_room_for_update();
 }
 
 void Store::make_room_to_kick(Tube* tube, std::size_t count) {
@@ -474,6 +475,7 @@ bool Store::delete_job(Session& session, std::uint64_t id) {
   Job* job = jobs_.find(id);
   if (!job) return false;
   if (job->state == JobState::Reserved && job->activity().holder != &session) return false;
+  if (journal_) journal_->make_room_for_delete();
   unlink(job);
   ++job->tube->cmd_delete;
   if (journal_) journal_->record_delete(*job);
@@ -504,6 +506,7 @@ bool Store::release(Session& session, std::uint64_t id, std::uint32_t priority,
                                      ? Journal::Update::CountersOnly
                                      : Journal::Update::State;
   if (delay_seconds > 0) job->tube->delayed.make_room(job->tube->delayed.size() + 1);
+  if (journal_) journal_->make_room_for_update();
   unlink(job);
   job->priority = priority;
   job->delay_seconds = delay_seconds;
@@ -523,6 +526,7 @@ bool Store::bury(Session& session, std::uint64_t id, std::uint32_t priority) {
   Job* job = held_job(session, id);
   if (!job) return false;
   job->tube->buried.make_room(job->tube->buried.size() + 1);
+  if (journal_) journal_->make_room_for_update();
   unlink(job);
   job->priority = priority;
   ++job->activity_to_change().counts.buries;
@@ -548,6 +552,16 @@ std::uint32_t Store::kick(Session& session, std::uint32_t bound) {
   while (kicked < bound) {
     Job* job = from_buried ? tube->buried.top() : tube->delayed.top();
     if (!job) break;
+    if (journal_) {
+      // Without room for the next record, the jobs kicked so far are the
+      // answer; with none kicked, the command is refused.
+      try {
+        journal_->make_room_for_update();
+      } catch (const std::bad_alloc&) {
+        if (kicked == 0) throw;
+        break;
+      }
+    }
     unlink(job);
     ++job->activity_to_change().counts.kicks;
     job->state = JobState::Ready;
@@ -562,6 +576,7 @@ bool Store::kick_job(std::uint64_t id) {
   Job* job = jobs_.find(id);
   if (!job || (job->state != JobState::Buried && job->state != JobState::Delayed)) return false;
   if (job->state == JobState::Buried) make_room_to_kick(job->tube, 1);
+  if (journal_) journal_->make_room_for_update();
   unlink(job);
   ++job->activity_to_change().counts.kicks;
   job->state = JobState::Ready;

@@ -1,6 +1,10 @@
 // What the store tells a write-ahead log. The store calls these after it has
 // applied a change in memory; the log buffers a record and writes it at the
 // end of the loop turn. The store knows nothing of files.
+//
+// Recording must not fail once the change is applied, or memory and log
+// would disagree: the store makes the log's room first (make_room_for_*),
+// as it makes its own.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +18,9 @@ class Journal {
   virtual ~Journal() = default;
   // A new job, body included, before anything in the store points to it.
   // Returns the job to keep: `job`, or a smaller copy that leaves the body
-  // in the log (Job::without_body), `job` then being freed.
+  // in the log (Job::without_body), `job` then being freed. Throws
+  // std::bad_alloc, having recorded nothing, when the log has no memory for
+  // the record.
   virtual Job* record_put(Job* job) = 0;
   // Why a job's record is updated: a change a restart must restore
   // (release, bury, kick), or one it need not, where only counters would
@@ -26,6 +32,13 @@ class Journal {
   virtual void record_update(Job& job, Update update) = 0;
   // The job is gone; called before its memory is released.
   virtual void record_delete(Job& job) = 0;
+  // Room for the record of an update or a delete, made before the store
+  // applies the change, so that recording it afterwards allocates nothing:
+  // throws std::bad_alloc, having changed nothing, when there is none. (A
+  // put needs none: record_put runs before anything points to the job, and
+  // throws, changing nothing, when it finds no room.)
+  virtual void make_room_for_update() = 0;
+  virtual void make_room_for_delete() = 0;
   // For a job whose body the log keeps (job.body_in_log): copies its
   // body_size bytes to `dest`. False, having logged why, if they cannot be
   // read back intact.

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <vector>
 
 namespace beanstalkd::wal {
@@ -122,7 +123,14 @@ int PosixFileSystem::open_for_read(const std::string& path, std::unique_ptr<Read
 int PosixFileSystem::create(const std::string& path, std::unique_ptr<WritableFile>& out) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return errno;
-  out = std::make_unique<PosixWritableFile>(fd);
+  // Without memory for the object, an error like any other, not a leaked
+  // descriptor.
+  auto* file = new (std::nothrow) PosixWritableFile(fd);
+  if (!file) {
+    ::close(fd);
+    return ENOMEM;
+  }
+  out.reset(file);
   return 0;
 }
 

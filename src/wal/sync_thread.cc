@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -147,7 +148,10 @@ void SyncThread::run() {
     };
     cv_.wait(lock, [&] { return stop_ || runnable(); });
     if (!runnable()) return;  // stopping, with nothing left to do
-    const Task task = tasks_.front();
+    // Not copied (a copy allocates, which this thread must not fail at):
+    // the front stays put while it runs (drop_queued_syncs_locked), and
+    // the loop's push_back moves no element of a deque.
+    const Task& task = tasks_.front();
     running_ = true;
     lock.unlock();
     int error = 0;
@@ -156,17 +160,21 @@ void SyncThread::run() {
     perform(task, error, nanos, removed);
     lock.lock();
     running_ = false;
-    tasks_.pop_front();
-    if (nanos >= 0) durations_.push_back(nanos);
-    removed_ += removed;
     if (error != 0) {
       error_ = error;
-      drop_queued_syncs_locked();
     } else if (task.placed) {
       placed_ = std::max(placed_, task.sequence);
     } else if (task.file) {
       done_ = std::max(done_, task.sequence);
     }
+    tasks_.pop_front();
+    if (error != 0) drop_queued_syncs_locked();
+    try {
+      if (nanos >= 0) durations_.push_back(nanos);
+    } catch (const std::bad_alloc&) {
+      // Out of memory, the latency histogram misses this sync.
+    }
+    removed_ += removed;
     cv_.notify_all();
     std::uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(event_fd_, &one, sizeof one);

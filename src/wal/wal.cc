@@ -4,13 +4,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
+#include <new>
 #include <optional>
 
 #include <spdlog/spdlog.h>
 
 #include "beanstalkd/options.h"
+#include "beanstalkd/vector_room.h"
 #include "beanstalkd/wal/file_sequence.h"
 #include "beanstalkd/wal/log_reader.h"
 
@@ -101,30 +104,75 @@ std::uint64_t Wal::rotation_point() const {
   return options_.file_size - options_.file_size / kDeleteReserveShare;
 }
 
-void Wal::reserve_room(std::size_t size) {
+// The file a record of `size` bytes goes to: the one appended to, or the
+// next when the record would reach into this one's reserve (creating it
+// ahead: prepare_file).
+std::uint32_t Wal::file_for_record(std::size_t size) {
   const bool fits_file = append_size_ + size <= options_.file_size;
   // Full: only deletes and the changes update_room() admits arrive, and
   // their room was checked.
-  if (full_ && fits_file) {
-    append_size_ += size;
-    return;
-  }
-  if (append_size_ + size > rotation_point() && append_size_ > kFileHeaderSize) {
-    // No room on the disk for the next file: the record takes the reserve,
-    // and from now on only deletes and update_room()'s changes do. A record
-    // too large for the reserve goes on to the next file regardless, whose
-    // creation then fails again at the write, holding its reply until a
-    // retry succeeds.
-    if (!prepare_file(append_index_ + 1) && fits_file) {
-      append_size_ += size;
-      return;
-    }
-    ++append_index_;
-    files_[append_index_].path = options_.dir + "/" + file_name(append_index_);
+  if (full_ && fits_file) return append_index_;
+  if (append_size_ + size <= rotation_point() || append_size_ <= kFileHeaderSize)
+    return append_index_;
+  // No room on the disk for the next file: the record takes the reserve,
+  // and from now on only deletes and update_room()'s changes do. A record
+  // too large for the reserve goes on to the next file regardless, whose
+  // creation then fails again at the write, holding its reply until a
+  // retry succeeds.
+  if (!prepare_file(append_index_ + 1) && fits_file) return append_index_;
+  LogFile& next = files_[append_index_ + 1];
+  if (next.path.empty()) next.path = options_.dir + "/" + file_name(append_index_ + 1);
+  return append_index_ + 1;
+}
+
+// Allocates nothing after make_room_for_record(size).
+void Wal::reserve_room(std::size_t size) {
+  if (const std::uint32_t index = file_for_record(size); index != append_index_) {
+    append_index_ = index;
     append_size_ = kFileHeaderSize;
-    if (!compacting_) compact();
+    // At the end of the turn (flush), not here, where it would allocate.
+    compaction_due_ = true;
   }
   append_size_ += size;
+}
+
+// A chunk records of file `index` can be added to: one of that file's that
+// is not a placed record's, or a spare that holds no record yet.
+bool Wal::appendable(const Chunk& chunk, std::uint32_t index) {
+  return !chunk.placed && (chunk.file_index == index || chunk.records == 0);
+}
+
+// Makes the room that appending one record of `size` bytes (`kind`) will
+// need, so that the append allocates nothing: the chunk it goes into and
+// that chunk's capacity, the job's place in its file's list of ids, the
+// room to doom the files a delete makes obsolete. Throws std::bad_alloc
+// when there is no memory for it, leaving only room made (and possibly the
+// next file created).
+void Wal::make_room_for_record(std::size_t size, RecordKind kind) {
+  const std::uint32_t index = file_for_record(size);
+  const std::uint64_t start = index == append_index_ ? append_size_ : kFileHeaderSize;
+  if (kind == RecordKind::Placed) {
+    // A placed record takes a chunk of its own: a spare.
+    if (pending_.empty() || pending_.back().records != 0 || pending_.back().placed)
+      pending_.emplace_back(index, start, appended_seq_);
+  } else {
+    if (pending_.empty() || !appendable(pending_.back(), index))
+      pending_.emplace_back(index, start, appended_seq_);
+    std::string& bytes = pending_.back().bytes;
+    if (bytes.capacity() - bytes.size() < size)
+      bytes.reserve(std::max(bytes.size() + size, 2 * bytes.capacity()));
+  }
+  if (kind == RecordKind::Full || kind == RecordKind::Placed)
+    files_.at(index).job_ids.make_room_for_one();
+  if (kind == RecordKind::Delete) make_room(doomed_, doomed_.size() + files_.size());
+}
+
+void Wal::make_room_for_update() {
+  make_room_for_record(kJobUpdateRecordSize, RecordKind::Update);
+}
+
+void Wal::make_room_for_delete() {
+  make_room_for_record(kJobDeleteRecordSize, RecordKind::Delete);
 }
 
 // Creates and preallocates log file `index` before any record is assigned
@@ -137,17 +185,20 @@ bool Wal::prepare_file(std::uint32_t index) {
   const std::string path = options_.dir + "/" + file_name(index);
   std::unique_ptr<WritableFile> created;
   if (int rc = create_preallocated(path, created); rc != 0) {
+    // The message first: without memory for it, the caller's operation is
+    // refused with nothing changed.
+    std::string failure = "creating " + path + ": " + std::strerror(rc);
     ++stats_.write_failures;
     full_ = true;
-    report_failure("creating " + path + ": " + std::strerror(rc),
+    report_failure(std::move(failure),
                    "refusing puts (OUT_OF_MEMORY) and retrying every second; deletes, "
                    "releases, burials and kicks go into the current file's reserve");
     return false;
   }
   LogFile& file = files_[index];
   file.path = path;
-  file.prepared = std::move(created);
-  file.created_durably = false;  // see open_file
+  file.prepared = std::move(created);  // the shared_ptr's allocation, here rather than at open_file
+  file.created_durably = false;        // see open_file
   return true;
 }
 
@@ -164,9 +215,14 @@ int Wal::create_preallocated(const std::string& path, std::unique_ptr<WritableFi
 }
 
 Wal::Chunk& Wal::chunk_for_append(std::size_t record_size) {
-  if (pending_.empty() || pending_.back().file_index != append_index_ || pending_.back().placed)
-    pending_.emplace_back(append_index_, append_size_ - record_size, appended_seq_);
-  return pending_.back();
+  assert(!pending_.empty() && appendable(pending_.back(), append_index_));
+  Chunk& chunk = pending_.back();
+  if (chunk.records == 0) {  // a spare, taken for this file
+    chunk.file_index = append_index_;
+    chunk.start = append_size_ - record_size;
+    chunk.end_seq = appended_seq_;
+  }
+  return chunk;
 }
 
 void Wal::note_appended() {
@@ -177,21 +233,30 @@ void Wal::note_appended() {
 
 // Returns where the record starts in the file appended to; nothing, leaving
 // the job where it was, if its body is in the log and cannot be read back.
+//
+// What it allocates comes first: it throws std::bad_alloc, having changed
+// nothing, when there is no memory for it.
 std::optional<std::uint64_t> Wal::append_full(Job& job) {
   const std::size_t size = full_size(job);
   JobRecord record = to_record(job);
-  std::uint64_t offset = 0;
+  std::string body_from_log;
+  if (job.body_in_log) {
+    body_from_log.resize(job.body_size);
+    if (!copy_body(job, body_from_log.data())) return std::nullopt;
+    record.body = body_from_log;
+  }
+  std::shared_ptr<PlacedRecord> placed;
   if (!job.body_in_log && job.body_size >= kBodyPlacedFrom) {
-    offset = append_placed(job, record);
+    placed = std::make_shared<PlacedRecord>();
+    encode_job_full_head(record, placed->head);
+  }
+  make_room_for_record(size, placed ? RecordKind::Placed : RecordKind::Full);
+  // Nothing below allocates.
+  reserve_room(size);
+  const std::uint64_t offset = append_size_ - size;
+  if (placed) {
+    append_placed(job, std::move(placed), offset);
   } else {
-    std::string body_from_log;
-    if (job.body_in_log) {
-      body_from_log.resize(job.body_size);
-      if (!copy_body(job, body_from_log.data())) return std::nullopt;
-      record.body = body_from_log;
-    }
-    reserve_room(size);
-    offset = append_size_ - size;
     encode_job_full(record, chunk_for_append(size).bytes);
     note_appended();
   }
@@ -205,26 +270,26 @@ std::optional<std::uint64_t> Wal::append_full(Job& job) {
   return offset;
 }
 
-// A large record goes into a chunk of its own as a placeholder; the job's
-// body is pinned, not copied, and written when the chunk is (write_chunk).
-std::uint64_t Wal::append_placed(Job& job, const JobRecord& record) {
+// A large record goes into a chunk of its own (the spare
+// make_room_for_record left) as a placeholder; the job's body is pinned, not
+// copied, and written when the chunk is (write_chunk). `placed` holds the
+// record's head already.
+void Wal::append_placed(Job& job, std::shared_ptr<PlacedRecord> placed, std::uint64_t offset) {
   const std::size_t size = full_size(job);
-  reserve_room(size);
-  auto placed = std::make_shared<PlacedRecord>();
-  placed->offset = append_size_ - size;
-  encode_job_full_head(record, placed->head);
+  placed->offset = offset;
   placed->body = job.body_with_crlf();
   placed->body_size = job.body_size;
-  Chunk chunk(append_index_, placed->offset, appended_seq_);
+  Chunk& chunk = pending_.back();
+  assert(chunk.records == 0 && !chunk.placed && chunk.bytes.empty());
+  chunk.file_index = append_index_;
+  chunk.start = offset;
+  // Nine bytes: within the string's own storage.
   encode_placeholder(static_cast<std::uint32_t>(size - kRecordHeaderSize), chunk.bytes);
   chunk.pin = BodyPin(&job);
-  pending_.push_back(std::move(chunk));
   note_appended();
   placed->sequence = appended_seq_;
   new_placement_seq_ = appended_seq_;
-  const std::uint64_t offset = placed->offset;
-  pending_.back().placed = std::move(placed);
-  return offset;
+  chunk.placed = std::move(placed);
 }
 
 std::uint64_t Wal::hold_sequence_for_change() {
@@ -296,7 +361,8 @@ void Wal::detach_from_file(Job& job) {
 }
 
 Job* Wal::record_put(Job* job) {
-  // A new job's body is in memory, so appending it cannot fail.
+  // A new job's body is in memory, so appending it fails only for lack of
+  // memory, by throwing before it changes anything.
   const std::optional<std::uint64_t> offset = append_full(*job);
   if (!offset || !keeps_body(job->body_size, *offset)) return job;
   return Job::without_body(job, *offset);
@@ -317,12 +383,21 @@ void Wal::record_update(Job& job, Update update) {
   // than take that room.
   if (failed_) return;
   if (full_ && update == Update::CountersOnly) return;
+  // Made already by the store, except for timeouts, which run off the
+  // timer: without memory, their record (counters only) is left out.
+  try {
+    make_room_for_update();
+  } catch (const std::bad_alloc&) {
+    if (update == Update::CountersOnly) return;
+    throw;
+  }
   reserve_room(kJobUpdateRecordSize);
   encode_job_update(to_record(job), chunk_for_append(kJobUpdateRecordSize).bytes);
   note_appended();
 }
 
 void Wal::record_delete(Job& job) {
+  make_room_for_delete();  // made already by the store
   reserve_room(kJobDeleteRecordSize);
   encode_job_delete(job.id, chunk_for_append(kJobDeleteRecordSize).bytes);
   note_appended();
@@ -335,8 +410,10 @@ void Wal::record_delete(Job& job) {
 // Keeps the log within twice the live data plus two files: while it is
 // larger, the oldest file's live jobs are written again at the end, after
 // which that file is obsolete.
+//
+// A job's copy is whole or not made: compaction that runs out of memory
+// leaves the file with the jobs it has not copied yet.
 void Wal::compact() {
-  compacting_ = true;
   while (files_.size() > 1) {
     auto& [index, oldest] = *files_.begin();
     if (index >= current_index_ || index == append_index_) break;
@@ -359,7 +436,19 @@ void Wal::compact() {
     collect_obsolete_files();
     if (files_.size() == before) break;
   }
-  compacting_ = false;
+}
+
+// Compaction is due when a new file was started: it runs here, at the end of
+// the turn, rather than at the append that started the file, since it
+// allocates. Without memory it is tried again at the next turn.
+void Wal::compact_if_due() {
+  if (!compaction_due_) return;
+  compaction_due_ = false;
+  try {
+    compact();
+  } catch (const std::bad_alloc&) {
+    compaction_due_ = true;
+  }
 }
 
 // The oldest file that may still be written to: the open one, or an earlier
@@ -421,15 +510,17 @@ void Wal::delete_doomed() {
 // zero-filled, which recovery removes: it held nothing).
 bool Wal::open_file(std::uint32_t index) {
   LogFile& file = files_[index];
-  file.path = options_.dir + "/" + file_name(index);
-  std::unique_ptr<WritableFile> created = std::move(file.prepared);
-  int rc = created ? 0 : create_preallocated(file.path, created);
-  if (rc != 0) {
-    ++stats_.write_failures;
-    fail("creating " + file.path, rc);
-    return false;
+  if (file.path.empty()) file.path = options_.dir + "/" + file_name(index);
+  if (!file.prepared) {
+    std::unique_ptr<WritableFile> created;
+    if (int rc = create_preallocated(file.path, created); rc != 0) {
+      ++stats_.write_failures;
+      fail("creating " + file.path, rc);
+      return false;
+    }
+    file.prepared = std::move(created);
   }
-  file.writer = std::move(created);
+  file.writer = std::move(file.prepared);
   file.reader = file.writer;
   file.first_job_id = store_->last_job_id() + 1;
   file.created_durably = options_.policy == SyncPolicy::Never;
@@ -439,7 +530,7 @@ bool Wal::open_file(std::uint32_t index) {
   zeroed_until_ = 0;
   if (!write_header(index)) return false;
   if (!sync_thread_ && options_.policy != SyncPolicy::Never) {
-    rc = current_->sync();
+    int rc = current_->sync();
     if (rc == 0) rc = fs_.sync_dir(options_.dir);
     if (rc != 0) {
       ++stats_.sync_failures;
@@ -548,6 +639,10 @@ void Wal::zero_ahead() {
 void Wal::write_pending() {
   while (!pending_.empty() && !failed_) {
     Chunk& chunk = pending_.front();
+    if (chunk.records == 0) {  // a spare no record took
+      pending_.pop_front();
+      continue;
+    }
     if (!current_ || chunk.file_index > current_index_) {
       if (!rotate_to(chunk.file_index)) return;
     }
@@ -555,8 +650,22 @@ void Wal::write_pending() {
     LogFile& file = files_[chunk.file_index];
     if (file.header_unwritten && !write_header(chunk.file_index)) return;
     WritableFile& out = *file.writer;
+    // The chunk's place among the written ones comes first: taking it after
+    // the write could fail for lack of memory, leaving the chunk both
+    // written and queued to be written again.
+    std::deque<Chunk>* written = &unsynced_;
+    if (options_.policy == SyncPolicy::Never)
+      written = chunk.placed && sync_thread_ ? &filling_ : nullptr;
+    if (written) written->emplace_back(chunk.file_index, chunk.start, chunk.end_seq);
     const std::uint64_t before = out.position();
-    if (int rc = write_chunk(chunk, out); rc != 0) {
+    int rc = 0;
+    try {
+      rc = write_chunk(chunk, out);
+    } catch (const std::bad_alloc&) {
+      rc = ENOMEM;  // handing a placed record to the sync thread
+    }
+    if (rc != 0) {
+      if (written) written->pop_back();
       // Leave no partial record behind; the chunk stays queued for a retry.
       out.truncate(before);
       read_ahead_.forget();
@@ -570,13 +679,10 @@ void Wal::write_pending() {
     stats_.bytes_written += chunk.extent();
     stats_.records_written += chunk.records;
     written_seq_ = chunk.end_seq;
-    if (options_.policy == SyncPolicy::Never) {
-      durable_seq_ = written_seq_;
-      // The fill reads the job's body: the chunk keeps it pinned till then.
-      if (chunk.placed && sync_thread_) filling_.push_back(std::move(chunk));
-    } else {
-      unsynced_.push_back(std::move(chunk));
-    }
+    // -F: durable once written; the fill of a placed record reads the job's
+    // body, which the chunk keeps pinned till then (filling_).
+    if (options_.policy == SyncPolicy::Never) durable_seq_ = written_seq_;
+    if (written) written->back() = std::move(chunk);
     pending_.pop_front();
   }
 }
@@ -616,9 +722,18 @@ int Wal::write_chunk(Chunk& chunk, WritableFile& out) {
 }
 
 void Wal::flush() {
+  if (!failed_) compact_if_due();
   // A placement no command took (compaction's) holds no reply.
   new_placement_seq_ = 0;
   if (failed_) return;
+  try {
+    write_and_sync();
+  } catch (const std::bad_alloc&) {
+    fail_for_lack_of_memory();
+  }
+}
+
+void Wal::write_and_sync() {
   write_pending();
   if (failed_) return;
   switch (options_.policy) {
@@ -767,7 +882,12 @@ void Wal::on_sync_done() {
   if (!sync_thread_) return;
   // Group commit: whatever was written meanwhile is already in the next
   // sync, which the thread started on its own.
-  handle_sync_result(sync_thread_->collect());
+  try {
+    handle_sync_result(sync_thread_->collect());
+  } catch (const std::bad_alloc&) {
+    fail_for_lack_of_memory();
+    return;
+  }
   if (options_.policy == SyncPolicy::Interval && written_seq_ > durable_seq_ &&
       interval_sync_at_ == kNoTimer)
     interval_sync_at_ = last_sync_start_ + options_.sync_interval;
@@ -779,11 +899,31 @@ void Wal::on_sync_done() {
 void Wal::fail(const std::string& what, int error) {
   failure_error_ = error;
   failed_ = true;
+  // The retry comes whatever the message costs (it allocates, and may
+  // throw std::bad_alloc for fail_for_lack_of_memory to report instead).
+  retry_at_ = clock_->now() + kRetryInterval;
   report_failure(what + ": " + std::strerror(error),
                  "refusing changes (put answers OUT_OF_MEMORY) and retrying every second");
 }
 
+// Memory ran out while writing or syncing: as after a failed write, the log
+// refuses changes and retries every second (write_everything_again). Every
+// step of the writing leaves its bookkeeping whole when an allocation
+// throws.
+void Wal::fail_for_lack_of_memory() {
+  failed_ = true;
+  failure_error_ = ENOMEM;
+  retry_at_ = clock_->now() + kRetryInterval;
+  try {
+    report_failure("writing: out of memory",
+                   "refusing changes (put answers OUT_OF_MEMORY) and retrying every second");
+  } catch (const std::bad_alloc&) {
+    // Not even the message: the retries go on regardless.
+  }
+}
+
 // Logs a failure (failed_ or full_, already set) and schedules its retry.
+// Allocates nothing.
 void Wal::report_failure(std::string failure, const char* consequence) {
   const Nanos now = clock_->now();
   retry_at_ = now + kRetryInterval;
@@ -815,7 +955,13 @@ Nanos Wal::next_deadline() const {
 void Wal::on_timer() {
   const Nanos now = clock_->now();
   if ((failed_ || full_) && now >= retry_at_) {
-    if (failed_) write_everything_again();
+    if (failed_) {
+      try {
+        write_everything_again();
+      } catch (const std::bad_alloc&) {
+        fail_for_lack_of_memory();
+      }
+    }
     if (!failed_ && full_ && prepare_file(append_index_ + 1)) full_ = false;
     if (failed_ || full_) {
       retry_at_ = now + kRetryInterval;
@@ -830,7 +976,11 @@ void Wal::on_timer() {
   if (failed_) return;
   if (interval_sync_at_ != kNoTimer && now >= interval_sync_at_) {
     interval_sync_at_ = kNoTimer;
-    maybe_start_sync();
+    try {
+      maybe_start_sync();
+    } catch (const std::bad_alloc&) {
+      fail_for_lack_of_memory();
+    }
   }
 }
 
@@ -850,7 +1000,11 @@ void Wal::close() {
   opened_ = false;
   // Also after a failure: it may have passed since the last retry (space
   // freed).
-  write_everything_again();
+  try {
+    write_everything_again();
+  } catch (const std::bad_alloc&) {
+    fail_for_lack_of_memory();
+  }
   // The fills of large records just handed to the sync thread (-F syncs
   // nothing, so nothing above waited for them): their puts are answered
   // once they are done.

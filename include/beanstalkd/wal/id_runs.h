@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "beanstalkd/vector_room.h"
+
 namespace beanstalkd::wal {
 
 class IdRuns {
@@ -31,6 +33,10 @@ class IdRuns {
     words_.push_back(id);
     last_is_run_ = false;
   }
+
+  // Room for the next push_back, which then cannot fail for lack of memory
+  // (Wal::make_room_for_record). Throws std::bad_alloc, changing nothing.
+  void make_room_for_one() { make_room(words_, words_.size() + 1); }
 
   template <typename Visit>
   void for_each(Visit&& visit) const {

@@ -14,6 +14,11 @@
 // writes a placeholder: PlacedRecord), and the removal of obsolete files
 // all go to the thread, in order (SyncThread).
 //
+// The store makes a record's room (make_room_for_record) before it changes
+// anything, so recording never fails for lack of memory once a change is
+// applied; running out of memory while writing or syncing is handled like a
+// failed write.
+//
 // A failed write or sync is sticky: the log refuses changes (healthy() is
 // false) and retries every second, rewriting everything since the last good
 // sync, until the disk takes it again.
@@ -150,6 +155,8 @@ class Wal final : public Journal {
   Job* record_put(Job* job) override;
   void record_update(Job& job, Update update) override;
   void record_delete(Job& job) override;
+  void make_room_for_update() override;
+  void make_room_for_delete() override;
   bool copy_body(const Job& job, char* dest) override;
 
   // False after a write or sync failure, until a retry succeeds, and while
@@ -251,7 +258,7 @@ class Wal final : public Journal {
     bool damaged = false;
     // Created and preallocated when the first record was assigned to it
     // (prepare_file), not yet opened for writing (open_file).
-    std::unique_ptr<WritableFile> prepared;
+    std::shared_ptr<WritableFile> prepared;
   };
   // Keeps a job's body in memory (Job::pin) for as long as it lives.
   class BodyPin {
@@ -313,8 +320,18 @@ class Wal final : public Journal {
 
   bool recover(std::string& error, RecoveryReport& report);
   void drop_unborn_files(std::vector<std::uint32_t>& indexes);
+  // What a record needs room for besides its bytes (make_room_for_record).
+  enum class RecordKind : std::uint8_t {
+    Full,    // a job's place in its file's list of ids
+    Placed,  // that, and a chunk of its own
+    Update,
+    Delete,  // room to doom the files it may make obsolete
+  };
+  void make_room_for_record(std::size_t size, RecordKind kind);
+  std::uint32_t file_for_record(std::size_t size);
+  static bool appendable(const Chunk& chunk, std::uint32_t index);
   std::optional<std::uint64_t> append_full(Job& job);
-  std::uint64_t append_placed(Job& job, const JobRecord& record);
+  void append_placed(Job& job, std::shared_ptr<PlacedRecord> placed, std::uint64_t offset);
   int write_chunk(Chunk& chunk, WritableFile& out);
   void refill();
   void detach_from_file(Job& job);
@@ -322,16 +339,19 @@ class Wal final : public Journal {
   std::uint64_t rotation_point() const;
   bool prepare_file(std::uint32_t index);
   int create_preallocated(const std::string& path, std::unique_ptr<WritableFile>& out);
-  // Call right after reserve_room(record_size).
+  // Call right after reserve_room(record_size), which follows
+  // make_room_for_record.
   Chunk& chunk_for_append(std::size_t record_size);
   int read_record(std::uint32_t file_index, std::uint64_t offset, std::size_t size,
                   std::string_view& out);
   void note_appended();
   JobRecord to_record(const Job& job) const;
   void compact();
+  void compact_if_due();
   void collect_obsolete_files();
   void delete_doomed();
 
+  void write_and_sync();
   void write_pending();
   void write_everything_again();
   bool write_header(std::uint32_t index);
@@ -349,6 +369,7 @@ class Wal final : public Journal {
   void note_sync_latency(std::int64_t nanos);
   void warn_if_files_crowd_out_connections();
   void fail(const std::string& what, int error);
+  void fail_for_lack_of_memory();
   void report_failure(std::string failure, const char* consequence);
 
   FileSystem& fs_;
@@ -393,7 +414,8 @@ class Wal final : public Journal {
   bool opened_ = false;  // open() succeeded and close() has not run
   Nanos retry_at_ = kNoTimer;
   FailureEpisode failure_episode_;  // for the log lines while failed_ lasts
-  bool compacting_ = false;
+  // A new file was started: compaction runs at the end of the turn.
+  bool compaction_due_ = false;
   bool warned_of_descriptors_ = false;  // see warn_if_files_crowd_out_connections
   WalStats stats_;
 };
