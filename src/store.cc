@@ -33,11 +33,10 @@ Store::Store(const Clock& clock) : clock_(clock) {
 
 Store::~Store() {
   // Sessions belong to connections, which detach before the store goes; what
-  // is left here are jobs and tubes.
-  std::vector<Job*> all;
-  all.reserve(jobs_.size());
-  jobs_.for_each([&](Job* job) { all.push_back(job); });
-  for (Job* job : all) Job::release_memory(job);
+  // is left here are jobs and tubes. Freed where they are found: a list of
+  // them would allocate, and a server stopped at its memory limit has
+  // nothing to give (the index only reads its slots meanwhile).
+  jobs_.for_each([](Job* job) { Job::release_memory(job); });
 }
 
 // --- tubes --------------------------------------------------------------------

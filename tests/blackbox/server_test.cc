@@ -35,21 +35,6 @@ bool eventually(Pred pred, Millis limit = 2000ms) {
   return pred();
 }
 
-// A scratch directory removed with everything in it at scope exit.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/bbt-dir-XXXXXX";
-    if (::mkdtemp(tmpl) != nullptr) path = tmpl;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path.empty()) std::filesystem::remove_all(path, ec);
-  }
-};
-
 // ------------------------------------------------------------ timing
 
 TEST(Timing, DelayedJobBecomesReady) {
