@@ -267,7 +267,7 @@ void Store::make_room_to_hand(Session& session, Job* job) {
   job->activity_to_change();
   session.reserved.make_room_for_one();
   job_timers_.make_room(job_timers_.size() + 1);
-  if (journal_) journal_->make_room_for_update();
+  if (journal_) journal_->make_room_for_update(Journal::Update::CountersOnly);
 }
 
 void Store::make_room_to_kick(Tube* tube, std::size_t count) {
@@ -505,7 +505,7 @@ bool Store::release(Session& session, std::uint64_t id, std::uint32_t priority,
                                      ? Journal::Update::CountersOnly
                                      : Journal::Update::State;
   if (delay_seconds > 0) job->tube->delayed.make_room(job->tube->delayed.size() + 1);
-  if (journal_) journal_->make_room_for_update();
+  if (journal_) journal_->make_room_for_update(update);
   unlink(job);
   job->priority = priority;
   job->delay_seconds = delay_seconds;
@@ -525,7 +525,7 @@ bool Store::bury(Session& session, std::uint64_t id, std::uint32_t priority) {
   Job* job = held_job(session, id);
   if (!job) return false;
   job->tube->buried.make_room(job->tube->buried.size() + 1);
-  if (journal_) journal_->make_room_for_update();
+  if (journal_) journal_->make_room_for_update(Journal::Update::State);
   unlink(job);
   job->priority = priority;
   ++job->activity_to_change().counts.buries;
@@ -555,7 +555,7 @@ std::uint32_t Store::kick(Session& session, std::uint32_t bound) {
       // Without room for the next record, the jobs kicked so far are the
       // answer; with none kicked, the command is refused.
       try {
-        journal_->make_room_for_update();
+        journal_->make_room_for_update(Journal::Update::State);
       } catch (const std::bad_alloc&) {
         if (kicked == 0) throw;
         break;
@@ -575,7 +575,7 @@ bool Store::kick_job(std::uint64_t id) {
   Job* job = jobs_.find(id);
   if (!job || (job->state != JobState::Buried && job->state != JobState::Delayed)) return false;
   if (job->state == JobState::Buried) make_room_to_kick(job->tube, 1);
-  if (journal_) journal_->make_room_for_update();
+  if (journal_) journal_->make_room_for_update(Journal::Update::State);
   unlink(job);
   ++job->activity_to_change().counts.kicks;
   job->state = JobState::Ready;

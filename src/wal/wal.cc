@@ -167,8 +167,17 @@ void Wal::make_room_for_record(std::size_t size, RecordKind kind) {
   if (kind == RecordKind::Delete) make_room(doomed_, doomed_.size() + files_.size());
 }
 
-void Wal::make_room_for_update() {
+void Wal::make_room_for_update(Update update) {
+  if (leaves_out(update)) return;
   make_room_for_record(kJobUpdateRecordSize, RecordKind::Update);
+}
+
+// While failed the server refuses changes, and while full it admits those
+// update_room() has room for; what else arrives here (reserves, timeouts
+// and releases that keep everything) only counts, and is left out rather
+// than take that room.
+bool Wal::leaves_out(Update update) const {
+  return failed_ || (full_ && update == Update::CountersOnly);
 }
 
 void Wal::make_room_for_delete() {
@@ -377,16 +386,11 @@ std::uint64_t Wal::update_room() const {
 }
 
 void Wal::record_update(Job& job, Update update) {
-  // While failed the server refuses changes, and while full it admits those
-  // update_room() has room for; what else arrives here (reserves, timeouts
-  // and releases that keep everything) only counts, and is left out rather
-  // than take that room.
-  if (failed_) return;
-  if (full_ && update == Update::CountersOnly) return;
+  if (leaves_out(update)) return;
   // Made already by the store, except for timeouts, which run off the
   // timer: without memory, their record (counters only) is left out.
   try {
-    make_room_for_update();
+    make_room_for_update(update);
   } catch (const std::bad_alloc&) {
     if (update == Update::CountersOnly) return;
     throw;

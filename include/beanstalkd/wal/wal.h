@@ -155,7 +155,7 @@ class Wal final : public Journal {
   Job* record_put(Job* job) override;
   void record_update(Job& job, Update update) override;
   void record_delete(Job& job) override;
-  void make_room_for_update() override;
+  void make_room_for_update(Update update) override;
   void make_room_for_delete() override;
   bool copy_body(const Job& job, char* dest) override;
 
@@ -330,6 +330,7 @@ class Wal final : public Journal {
   void make_room_for_record(std::size_t size, RecordKind kind);
   std::uint32_t file_for_record(std::size_t size);
   static bool appendable(const Chunk& chunk, std::uint32_t index);
+  bool leaves_out(Update update) const;
   std::optional<std::uint64_t> append_full(Job& job);
   void append_placed(Job& job, std::shared_ptr<PlacedRecord> placed, std::uint64_t offset);
   int write_chunk(Chunk& chunk, WritableFile& out);
