@@ -392,6 +392,20 @@ void Server::mark_dirty(Connection* connection) {
   dirty_.push_back(connection);
 }
 
+// Each list of connections holds a connection at most once, so with room
+// for one more in each, made here, no later push can fail for lack of
+// memory: one failing in mark_dirty() would leave a connection marked dirty
+// that is never flushed, and one in hold() or connection_closed() would
+// end the loop.
+void Server::make_room_for_connection() {
+  const std::size_t n = connections_.size() + 1;
+  make_room(connections_, n);
+  make_room(dirty_, n);
+  make_room(closed_, n);
+  make_room(held_unwritten_, n);
+  held_.make_room(n);
+}
+
 void Server::connection_closed(Connection* connection) {
   // A client can reset its connection while a reply waits for the log: the
   // connection is freed at the end of this turn, so it leaves the heap now.
@@ -521,7 +535,7 @@ void Server::accept_connections() {
     ++total_connections_;
     std::unique_ptr<Connection> connection;
     try {
-      make_room(connections_, connections_.size() + 1);
+      make_room_for_connection();
       connection = std::make_unique<Connection>(*this, fd, peer_name(ss));
     } catch (const std::bad_alloc&) {
       ::close(fd);

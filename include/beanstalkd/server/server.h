@@ -133,6 +133,7 @@ class Server {
   bool open_wal();
   void release_held();
   void accept_connections();
+  void make_room_for_connection();
   void pause_accepting();
   void note_accept_starved(int error);
   void note_accept_recovered();
