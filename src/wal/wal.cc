@@ -794,12 +794,17 @@ void Wal::sync_now() {
     handle_sync_result(sync_thread_->wait_idle());
     if (failed_) return;
   }
+  // What it allocates comes before the first sync: a failed sync whose
+  // result were then lost to an allocation would be retried as if it had
+  // never happened, and succeed without the pages it dropped.
   std::vector<std::uint32_t> indexes;
+  indexes.reserve(unsynced_.size() + 1);
   for (const Chunk& chunk : unsynced_)
     if (indexes.empty() || indexes.back() != chunk.file_index) indexes.push_back(chunk.file_index);
   if (current_ && (indexes.empty() || indexes.back() != current_index_))
     indexes.push_back(current_index_);
   SyncThread::Result result;
+  result.durations.reserve(indexes.size());
   for (std::uint32_t index : indexes) {
     LogFile& file = files_[index];
     if (file.header_unwritten && !write_header(index)) return;
@@ -845,10 +850,15 @@ void Wal::handle_sync_result(const SyncThread::Result& result) {
   }
   if (result.error != 0) {
     ++stats_.sync_failures;
-    const std::string failed_file =
-        files_[unsynced_.empty() ? current_index_ : unsynced_.front().file_index].path;
+    const std::uint32_t failed_index =
+        unsynced_.empty() ? current_index_ : unsynced_.front().file_index;
+    // Failed before anything below allocates: without memory for it, the
+    // retry finds the log failed and the cut-back still to do.
+    failed_ = true;
+    failure_error_ = result.error;
+    retry_at_ = clock_->now() + kRetryInterval;
     cut_back_unsynced();
-    fail("syncing " + failed_file, result.error);
+    fail("syncing " + files_[failed_index].path, result.error);
     return;
   }
   // A file the log moved on from may have been kept only for its last sync.
@@ -859,10 +869,34 @@ void Wal::handle_sync_result(const SyncThread::Result& result) {
 // After a failed fsync the kernel may have dropped the dirty pages, and a
 // second fsync can succeed without them: cut every file back to what is
 // known durable and queue those records to be written again.
+//
+// Nothing changes until the chunks are back in pending_, which is the one
+// step that allocates; if it throws, unsynced_lost_ has the retry do it all
+// again first.
 void Wal::cut_back_unsynced() {
+  unsynced_lost_ = true;
   read_ahead_.forget();
+  // pending_ becomes unsynced_ then pending_, built at the end of unsynced_
+  // so that a failed allocation can put the pending chunks back.
+  const std::size_t unsynced_count = unsynced_.size();
+  std::size_t moved = 0;
+  try {
+    for (Chunk& chunk : pending_) {
+      unsynced_.push_back(std::move(chunk));
+      ++moved;
+    }
+  } catch (const std::bad_alloc&) {
+    for (; moved > 0; --moved) {
+      pending_[moved - 1] = std::move(unsynced_.back());
+      unsynced_.pop_back();
+    }
+    throw;
+  }
+  pending_.swap(unsynced_);
+  unsynced_.clear();
   std::uint32_t previous = 0;
-  for (const Chunk& chunk : unsynced_) {
+  for (std::size_t i = 0; i < unsynced_count; ++i) {
+    const Chunk& chunk = pending_[i];
     if (chunk.file_index == previous) continue;
     previous = chunk.file_index;
     LogFile& file = files_[chunk.file_index];
@@ -875,11 +909,8 @@ void Wal::cut_back_unsynced() {
     it->second.header_unwritten = true;
     it->second.creation_asked_at = 0;
   }
-  while (!unsynced_.empty()) {
-    pending_.push_front(std::move(unsynced_.back()));
-    unsynced_.pop_back();
-  }
   written_seq_ = durable_seq_;
+  unsynced_lost_ = false;
 }
 
 void Wal::on_sync_done() {
@@ -993,6 +1024,8 @@ void Wal::on_timer() {
 void Wal::write_everything_again() {
   // Only removals can still run there: a failure drops the queued syncs.
   if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
+  // A failed sync whose cut-back ran out of memory: that first.
+  if (unsynced_lost_) cut_back_unsynced();
   failed_ = false;
   refill();
   if (!failed_) write_pending();

@@ -417,6 +417,9 @@ class Wal final : public Journal {
   FailureEpisode failure_episode_;  // for the log lines while failed_ lasts
   // A new file was started: compaction runs at the end of the turn.
   bool compaction_due_ = false;
+  // A sync failed and the records it covered are yet to be queued again
+  // (cut_back_unsynced ran out of memory): the retry does that first.
+  bool unsynced_lost_ = false;
   bool warned_of_descriptors_ = false;  // see warn_if_files_crowd_out_connections
   WalStats stats_;
 };
