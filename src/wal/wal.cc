@@ -485,13 +485,13 @@ void Wal::delete_doomed() {
   for (const Doomed& d : doomed_)
     if (durable(d)) paths.push_back(d.path);
   if (paths.empty()) return;
-  doomed_.erase(std::remove_if(doomed_.begin(), doomed_.end(), durable), doomed_.end());
   const OldestFileMark mark{current_, files_[current_index_].path, files_.begin()->first,
                             options_.policy != SyncPolicy::Never};
-  if (sync_thread_) {
-    sync_thread_->remove(std::move(paths), mark);  // counted when it reports back
-    return;
-  }
+  if (sync_thread_) sync_thread_->remove(std::move(paths), mark);  // counted when it reports back
+  // Only now: an allocation failing above leaves them doomed, for the next
+  // call, rather than forgotten on the disk.
+  doomed_.erase(std::remove_if(doomed_.begin(), doomed_.end(), durable), doomed_.end());
+  if (sync_thread_) return;
   if (mark.write(paths.size()) != 0) return;
   bool removed = false;
   for (const std::string& path : paths) {
