@@ -214,24 +214,34 @@ void Connection::read_input() {
 
 void Connection::on_resume_event(evutil_socket_t, short, void* self) {
   auto* c = static_cast<Connection*>(self);
-  c->bury_unreadable_job();
+  c->put_back_unsent_job();
   c->process_input();
   if (c->closed()) return;
   c->after_processing();
 }
 
-void Connection::bury_unreadable_job() {
-  const std::uint64_t id = std::exchange(unreadable_reserved_job_, 0);
-  // A log that cannot record the burial leaves the job reserved, as any
-  // change it cannot record is refused.
-  if (id == 0 || server_.updates_allowed() == 0) return;
+// The client never learns the id of a job reserved but not sent, so it
+// would stay reserved until its TTR. One whose body cannot be read back is
+// buried, or it would fail the next worker the same way: it stays visible
+// and deletable, and reserves go on to other jobs. One that found no memory
+// to be read into goes back to ready, as if released. Without memory for
+// either, or a log that cannot record the burial, it stays reserved.
+void Connection::put_back_unsent_job() {
+  const std::uint64_t id = std::exchange(unsent_reserved_job_, 0);
+  if (id == 0) return;
   const Job* job = server_.store().find_job(id);
   if (!job || job->activity().holder != &session_) return;
-  if (server_.store().bury(session_, id, job->priority)) {
-    spdlog::warn(
-        "job {} was buried: its body cannot be read back from the log (see above), so "
-        "reserving it again would fail again",
-        id);
+  try {
+    if (!unsent_job_unreadable_) {
+      server_.store().release(session_, id, job->priority, 0);
+    } else if (server_.updates_allowed() > 0 && server_.store().bury(session_, id, job->priority)) {
+      spdlog::warn(
+          "job {} was buried: its body cannot be read back from the log (see above), so "
+          "reserving it again would fail again",
+          id);
+    }
+  } catch (const std::bad_alloc&) {
+    server_.note_out_of_memory("giving back a reserved job");
   }
 }
 
@@ -248,6 +258,10 @@ void Connection::after_processing() {
 // no such event.
 void Connection::schedule_resume() {
   if (!resume_event_) resume_event_ = event_new(server_.base(), -1, 0, on_resume_event, this);
+  if (!resume_event_) {
+    drop_for_lack_of_memory("resume event");
+    return;
+  }
   event_active(resume_event_, 0, 0);
 }
 
@@ -374,16 +388,39 @@ void Connection::reply(std::string_view line) {
 }
 
 void Connection::queue(const char* bytes, std::size_t n) {
-  if (evbuffer_get_length(out_) == 0 && staged_.append(bytes, n)) return;
-  spill_staged();
-  evbuffer_add(out_, bytes, n);
+  if (dropping_) return;
+  try {
+    if (evbuffer_get_length(out_) == 0 && staged_.append(bytes, n)) return;
+  } catch (const std::bad_alloc&) {  // a staging buffer for the pool to hand out
+    drop_for_lack_of_memory("reply");
+    return;
+  }
+  // libevent allocates before it copies: a failed add adds nothing.
+  if (!spill_staged() || evbuffer_add(out_, bytes, n) != 0) drop_for_lack_of_memory("reply");
 }
 
-// Moves the staged bytes into out_, ahead of whatever follows them there.
-void Connection::spill_staged() {
-  if (staged_.empty()) return;
-  evbuffer_add(out_, staged_.data(), staged_.size());
+// Moves the staged bytes into out_, ahead of whatever follows them there;
+// false, moving nothing, without memory for it.
+bool Connection::spill_staged() {
+  if (staged_.empty()) return true;
+  if (evbuffer_add(out_, staged_.data(), staged_.size()) != 0) return false;
   staged_.release();
+  return true;
+}
+
+// Without memory for a reply's bytes (or for an event that serving the
+// client needs), the client would wait for a reply that never comes, or
+// take the next one for it. Its connection is dropped instead: closed at the
+// end of the turn (not here, where a store operation may be under way),
+// with nothing more sent; its reserved jobs go back to ready.
+void Connection::drop_for_lack_of_memory(std::string_view what) {
+  if (dropping_) return;
+  dropping_ = true;
+  server_.note_out_of_memory(what);
+  spdlog::warn("{}: out of memory for a {}; closing the connection", peer_, what);
+  staged_.release();
+  evbuffer_drain(out_, evbuffer_get_length(out_));
+  close_after_flush();
 }
 
 void Connection::unpin_job(const void*, size_t, void* job) {
@@ -396,15 +433,24 @@ void Connection::reply_job(std::string_view word, Job& job) {
     // A recovered job whose body stayed in the log: read it back before
     // anything is written, so that a failure gets an error line of its own
     // (the log says which file and offset).
-    from_log.resize(job.body_size + kCrlf.size());
-    if (!server_.store().copy_body(job, from_log.data())) {
-      reply("INTERNAL_ERROR\r\n");
-      // The client never learns the id of a job reserved this way, so it
-      // would stay reserved until its TTR and then fail the next worker the
-      // same way. Buried (once the store's call that reserved it is over),
-      // it stays visible and deletable, and reserves go on to other jobs.
+    bool unreadable = false;
+    try {
+      from_log.resize(job.body_size + kCrlf.size());
+      unreadable = !server_.store().copy_body(job, from_log.data());
+      if (unreadable) reply("INTERNAL_ERROR\r\n");
+    } catch (const std::bad_alloc&) {
+      refuse_for_lack_of_memory(word == "RESERVED" ? "reserve" : "peek");
       if (word == "RESERVED") {
-        unreadable_reserved_job_ = job.id;
+        unsent_reserved_job_ = job.id;
+        unsent_job_unreadable_ = false;
+        schedule_resume();
+      }
+      return;
+    }
+    if (unreadable) {
+      if (word == "RESERVED") {
+        unsent_reserved_job_ = job.id;
+        unsent_job_unreadable_ = true;
         schedule_resume();
       }
       return;
@@ -420,9 +466,12 @@ void Connection::reply_job(std::string_view word, Job& job) {
   } else {
     // The job may be deleted before the bytes leave; the pin keeps its
     // memory alive until libevent is done with them.
-    spill_staged();
     job.pin();
-    evbuffer_add_reference(out_, job.body_with_crlf(), len, unpin_job, &job);
+    if (!spill_staged() ||
+        evbuffer_add_reference(out_, job.body_with_crlf(), len, unpin_job, &job) != 0) {
+      job.unpin();
+      drop_for_lack_of_memory("reply");
+    }
   }
 }
 
@@ -439,7 +488,8 @@ void Connection::on_write_event(evutil_socket_t, short, void* self) {
 void Connection::flush() {
   dirty_ = false;
   if (state_ == State::Closed) return;
-  if (hold_sequence_ > server_.reply_watermark() || written_hold_ > server_.written_watermark()) {
+  if (!dropping_ &&
+      (hold_sequence_ > server_.reply_watermark() || written_hold_ > server_.written_watermark())) {
     // A reply reports a change the log has not yet made durable (-f 0), a
     // put whose large record is not yet written, or a change whose record
     // a failed write left unwritten.
@@ -458,7 +508,13 @@ void Connection::flush() {
       return;
     }
     const std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-    if (sent < staged_.size()) evbuffer_add(out_, staged_.data() + sent, staged_.size() - sent);
+    if (sent < staged_.size() &&
+        evbuffer_add(out_, staged_.data() + sent, staged_.size() - sent) != 0) {
+      // The rest of a reply is lost: the client must not read on as if not.
+      spdlog::warn("{}: out of memory for the rest of its replies; closing the connection", peer_);
+      close();
+      return;
+    }
     staged_.release();
     budget -= std::min(budget, sent);
   }
@@ -479,6 +535,12 @@ void Connection::flush() {
       // Only a connection whose reader is slow ever needs a write event.
       if (!write_event_)
         write_event_ = event_new(server_.base(), fd_, EV_WRITE | EV_PERSIST, on_write_event, this);
+      if (!write_event_) {
+        // Nothing would send the rest.
+        spdlog::warn("{}: out of memory for a write event; closing the connection", peer_);
+        close();
+        return;
+      }
       event_add(write_event_, nullptr);
     } else {
       event_del(write_event_);

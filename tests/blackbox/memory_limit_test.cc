@@ -193,5 +193,65 @@ TEST_P(MemoryLimitWithLog, EveryAcknowledgedJobSurvivesARestart) {
 
 INSTANTIATE_TEST_SUITE_P(RoomMiB, MemoryLimitWithLog, ::testing::Values(16, 48));
 
+// A job whose body the log keeps is read back into memory when it is
+// reserved, and its reply queued. Without memory for either, the job must
+// not stay reserved with its id unknown to anyone (until its TTR), nor the
+// client wait for a reply that never comes: the reserve answers
+// OUT_OF_MEMORY and the job goes back to ready, or, when not even the reply
+// finds memory, the connection is closed and its jobs go back.
+TEST(MemoryLimitWithLog, AReserveWithoutMemoryForItsReplyGivesTheJobBack) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizer runtimes reserve address space and abort when it runs out";
+#endif
+  TempDir dir;
+  ASSERT_FALSE(dir.path.empty());
+  ServerProcess server(server_binary(), Transport::Tcp, {"-b", dir.path, "-z", "300000"});
+  std::optional<Client> c = server.connect();
+  // Reserved first (priority 0); its 250,000 bytes stay in the log.
+  const std::uint64_t big = c->put_id(std::string(250'000, 'b'), 0, 0, 600);
+  limit_address_space(server.pid(), 16 << 20);
+  // Memory runs out (puts are refused, and the emergency memory is given
+  // back), then what is left goes to new tubes, each batch of watches
+  // followed by a reserve, until a reserve finds no memory for its reply.
+  const std::uint64_t inserted = put_until_refused(*c, 2'000'000);
+  ASSERT_GT(inserted, 1'000u) << server.log();
+  bool refused = false;
+  bool dropped = false;
+  for (int round = 0; round < 40 && !refused && !dropped; ++round) {
+    std::string batch;
+    for (int i = 0; i < 2000; ++i)
+      batch += "watch t" + std::to_string(round) + "-" + std::to_string(i) + "\r\n";
+    try {
+      c->send(batch + "reserve-with-timeout 0\r\n");
+      for (int i = 0; i < 2000; ++i) c->read_line();
+      const std::string reply = c->read_line();
+      refused = reply == "OUT_OF_MEMORY";
+      if (!refused) {
+        const Job job = c->read_job(reply, "RESERVED");
+        // Given back, as a worker would; it stays reserved (and is counted
+        // below) only if the release itself finds no memory.
+        c->request("release " + std::to_string(job.id) + " 0 0");
+      }
+    } catch (const std::exception& e) {
+      dropped = true;  // the server closed the connection (or it timed out)
+    }
+  }
+  if (!refused && !dropped) GTEST_SKIP() << "every reserve found memory for its reply";
+  EXPECT_TRUE(server.running()) << server.log();
+  if (dropped) {
+    EXPECT_NE(server.log().find("closing the connection"), std::string::npos) << server.log();
+    c.reset();
+    c = server.connect_new();
+  }
+  // Given back to ready, not left reserved (a closed connection's jobs go
+  // back as it is freed).
+  bool ready = false;
+  for (int i = 0; i < 100 && !ready; ++i) {
+    ready = c->stats_job(big).get("state") == "ready";
+    if (!ready) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(ready) << c->stats_job(big).get("state");
+}
+
 }  // namespace
 }  // namespace bbt

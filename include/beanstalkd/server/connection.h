@@ -72,8 +72,8 @@ class Connection final : public ReserveListener, public HangupListener {
   // The peer sends nothing more, though bytes it sent may still be unread.
   bool peer_sends_nothing_more() const { return peer_closed_ || peer_hung_up_; }
   void end_wait_of_departing_peer();
-  // Buries the job a reserve answered with INTERNAL_ERROR (reply_job).
-  void bury_unreadable_job();
+  void put_back_unsent_job();
+  void drop_for_lack_of_memory(std::string_view what);
 
   // Commands (connection_commands.cc).
   void run_or_refuse(const protocol::Command& cmd);
@@ -90,7 +90,7 @@ class Connection final : public ReserveListener, public HangupListener {
   void reply(std::string_view line);
   // Queues reply bytes: staged while nothing waits in out_, else after it.
   void queue(const char* bytes, std::size_t n);
-  void spill_staged();
+  bool spill_staged();
   std::size_t pending_output() const { return staged_.size() + evbuffer_get_length(out_); }
   void reply_job(std::string_view word, Job& job);
   void reply_yaml(const std::string& body);
@@ -125,8 +125,14 @@ class Connection final : public ReserveListener, public HangupListener {
   std::string_view discard_reply_;
   // Dropping an overlong line up to its CRLF.
   bool skipping_long_line_ = false;
-  // Reserved, but its body could not be read back: buried on resume.
-  std::uint64_t unreadable_reserved_job_ = 0;
+  // Reserved, but its RESERVED could not be sent, dealt with on resume
+  // (put_back_unsent_job): its body could not be read back from the log
+  // (it is buried), or there was no memory to read it into (released).
+  std::uint64_t unsent_reserved_job_ = 0;
+  bool unsent_job_unreadable_ = false;
+  // Out of memory for what serving the client needed next: the connection
+  // closes at the end of the turn, and nothing more is queued for it.
+  bool dropping_ = false;
   bool peer_closed_ = false;  // a read found the end of the peer's input
   // The hangup watch saw the peer end its input before the server read that far.
   bool peer_hung_up_ = false;
