@@ -487,11 +487,17 @@ void Wal::delete_doomed() {
   if (paths.empty()) return;
   const OldestFileMark mark{current_, files_[current_index_].path, files_.begin()->first,
                             options_.policy != SyncPolicy::Never};
-  if (sync_thread_) sync_thread_->remove(std::move(paths), mark);  // counted when it reports back
-  // Only now: an allocation failing above leaves them doomed, for the next
-  // call, rather than forgotten on the disk.
-  doomed_.erase(std::remove_if(doomed_.begin(), doomed_.end(), durable), doomed_.end());
-  if (sync_thread_) return;
+  // Forgotten only once handed over: an allocation failing before that
+  // leaves them doomed, for the next call, rather than on the disk for good.
+  auto forget_doomed = [&] {
+    doomed_.erase(std::remove_if(doomed_.begin(), doomed_.end(), durable), doomed_.end());
+  };
+  if (sync_thread_) {
+    sync_thread_->remove(std::move(paths), mark);  // counted when it reports back
+    forget_doomed();
+    return;
+  }
+  forget_doomed();
   if (mark.write(paths.size()) != 0) return;
   bool removed = false;
   for (const std::string& path : paths) {
