@@ -141,7 +141,11 @@ void Connection::update_read_interest() {
 void Connection::on_read_event(evutil_socket_t, short, void* self) {
   auto* c = static_cast<Connection*>(self);
   c->server_.note_wake();
-  c->read_input();
+  try {
+    c->read_input();
+  } catch (const std::bad_alloc&) {
+    c->drop_for_lack_of_memory("read buffer");  // nothing of the client's was read
+  }
   if (c->closed()) return;
   if (c->peer_closed_) c->end_wait_of_departing_peer();
   c->process_input();
