@@ -15,6 +15,8 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include <spdlog/spdlog.h>
 
@@ -240,7 +242,15 @@ bool MetricsEndpoint::start(const std::string& host_port, std::string& error) {
 }
 
 void MetricsEndpoint::on_request(evhttp_request* request, void* self) {
-  static_cast<MetricsEndpoint*>(self)->handle(request);
+  // Scrapes come most often when something is wrong, memory running out
+  // included: such a one is answered 503 rather than let std::bad_alloc
+  // cross libevent's callback and end the server. (Nothing is sent before
+  // the body is whole, so nothing was half sent.)
+  try {
+    static_cast<MetricsEndpoint*>(self)->handle(request);
+  } catch (const std::bad_alloc&) {
+    evhttp_send_error(request, 503, "out of memory");
+  }
 }
 
 void MetricsEndpoint::handle(evhttp_request* request) {
@@ -301,15 +311,16 @@ void MetricsEndpoint::send_text(evhttp_request* request, int code, const char* r
     evhttp_send_reply(request, code, reason, nullptr);
     return;
   }
-  evbuffer* buffer = evbuffer_new();
   // The rendered string goes out by reference, never copied; libevent frees
-  // it once sent.
-  auto* owned = new std::string(std::move(body));
-  if (evbuffer_add_reference(buffer, owned->data(), owned->size(), free_string, owned) != 0) {
-    delete owned;
-  }
-  evhttp_send_reply(request, code, reason, buffer);
-  evbuffer_free(buffer);
+  // it once sent. Without memory for that, nothing is sent here (on_request
+  // answers 503).
+  auto owned = std::make_unique<std::string>(std::move(body));
+  std::unique_ptr<evbuffer, void (*)(evbuffer*)> buffer(evbuffer_new(), evbuffer_free);
+  if (!buffer || evbuffer_add_reference(buffer.get(), owned->data(), owned->size(), free_string,
+                                        owned.get()) != 0)
+    throw std::bad_alloc();
+  [[maybe_unused]] std::string* handed_over = owned.release();  // libevent frees it
+  evhttp_send_reply(request, code, reason, buffer.get());
 }
 
 }  // namespace beanstalkd::server
