@@ -33,11 +33,11 @@ class Journal {
   // The job is gone; called before its memory is released.
   virtual void record_delete(Job& job) = 0;
   // Room for the record of an update (of the kind record_update will be
-  // told) or a delete, made before the store applies the change, so that
-  // recording it afterwards allocates nothing:
-  // throws std::bad_alloc, having changed nothing, when there is none. (A
-  // put needs none: record_put runs before anything points to the job, and
-  // throws, changing nothing, when it finds no room.)
+  // told) or of a delete, made before the store applies the change so that
+  // recording it afterwards allocates nothing. Throws std::bad_alloc,
+  // having changed nothing, when there is none. A put needs no such call:
+  // record_put runs before anything points to the job, and throws, having
+  // changed nothing, when it finds no room.
   virtual void make_room_for_update(Update update) = 0;
   virtual void make_room_for_delete() = 0;
   // For a job whose body the log keeps (job.body_in_log): copies its
