@@ -27,6 +27,7 @@
 #include "beanstalkd/store.h"
 #include "beanstalkd/wal/wal.h"
 #include "fault_injection_fs.h"
+#include "small_log_options.h"
 
 // GCC takes the free() below, inlined where gtest deletes what it newed, for
 // a mismatch; the replacement allocates with malloc, so it is not one.
@@ -168,13 +169,8 @@ class OutOfMemoryTest : public ::testing::Test {
     spdlog::set_level(spdlog::level::info);
   }
 
-  WalOptions options(const std::string& dir, SyncPolicy policy) const {
-    WalOptions o;
-    o.dir = dir;
-    o.file_size = 64 * 1024;
-    o.policy = policy;
-    o.background_sync = false;
-    return o;
+  static WalOptions options(const std::string& dir, SyncPolicy policy) {
+    return testing::small_log_options(dir, policy);
   }
 
   std::unique_ptr<Instance> start(const WalOptions& o) {

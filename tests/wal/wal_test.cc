@@ -34,6 +34,7 @@
 #include "beanstalkd/wal/check.h"
 #include "beanstalkd/wal/file_sequence.h"
 #include "fault_injection_fs.h"
+#include "small_log_options.h"
 
 namespace beanstalkd::wal {
 namespace {
@@ -81,12 +82,7 @@ class WalTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   WalOptions options(SyncPolicy policy = SyncPolicy::Always) {
-    WalOptions o;
-    o.dir = dir_;
-    o.file_size = 64 * 1024;
-    o.policy = policy;
-    o.background_sync = false;
-    return o;
+    return testing::small_log_options(dir_, policy);
   }
 
   // With the sync thread a server runs.
@@ -1234,8 +1230,7 @@ TEST_F(WalTest, RestartsWithoutChangesDoNotPileUpFiles) {
 }
 
 TEST_F(WalTest, ClosedFilesGiveBackTheirPreallocatedSpace) {
-  WalOptions o = options(SyncPolicy::Never);
-  o.file_size = 64 * 1024;
+  const WalOptions o = options(SyncPolicy::Never);
   {
     auto a = start_on(posix_, o);
     // About three files' worth of jobs, so that two files are closed.
