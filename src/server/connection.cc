@@ -395,7 +395,7 @@ void Connection::queue(const char* bytes, std::size_t n) {
   if (dropping_) return;
   try {
     if (evbuffer_get_length(out_) == 0 && staged_.append(bytes, n)) return;
-  } catch (const std::bad_alloc&) {  // a staging buffer for the pool to hand out
+  } catch (const std::bad_alloc&) {  // no staging buffer to be had
     drop_for_lack_of_memory("reply");
     return;
   }
@@ -434,7 +434,7 @@ void Connection::unpin_job(const void*, size_t, void* job) {
 void Connection::reply_job(std::string_view word, Job& job) {
   std::string from_log;
   if (job.body_in_log) {
-    // A recovered job whose body stayed in the log: read it back before
+    // A job whose body stayed in the log: read it back before
     // anything is written, so that a failure gets an error line of its own
     // (the log says which file and offset).
     bool unreadable = false;
