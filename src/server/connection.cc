@@ -420,11 +420,18 @@ bool Connection::spill_staged() {
 void Connection::drop_for_lack_of_memory(std::string_view what) {
   if (dropping_) return;
   dropping_ = true;
-  server_.note_out_of_memory(what);
-  spdlog::warn("{}: out of memory for a {}; closing the connection", peer_, what);
+  note_closing_for_lack_of_memory(what);
   staged_.release();
   evbuffer_drain(out_, evbuffer_get_length(out_));
   close_after_flush();
+}
+
+// Gives the emergency memory back and counts in the server's episode of
+// refusals, as every refusal for lack of memory does, and says which
+// connection goes and why.
+void Connection::note_closing_for_lack_of_memory(std::string_view what) {
+  server_.note_out_of_memory(what);
+  spdlog::warn("{}: out of memory for a {}; closing the connection", peer_, what);
 }
 
 void Connection::unpin_job(const void*, size_t, void* job) {
@@ -515,7 +522,8 @@ void Connection::flush() {
     if (sent < staged_.size() &&
         evbuffer_add(out_, staged_.data() + sent, staged_.size() - sent) != 0) {
       // The rest of a reply is lost: the client must not read on as if not.
-      spdlog::warn("{}: out of memory for the rest of its replies; closing the connection", peer_);
+      // Closed at once: a flush runs outside any store operation.
+      note_closing_for_lack_of_memory("reply");
       close();
       return;
     }
@@ -541,7 +549,7 @@ void Connection::flush() {
         write_event_ = event_new(server_.base(), fd_, EV_WRITE | EV_PERSIST, on_write_event, this);
       if (!write_event_) {
         // Nothing would send the rest.
-        spdlog::warn("{}: out of memory for a write event; closing the connection", peer_);
+        note_closing_for_lack_of_memory("write event");
         close();
         return;
       }

@@ -74,6 +74,7 @@ class Connection final : public ReserveListener, public HangupListener {
   void end_wait_of_departing_peer();
   void put_back_unsent_job();
   void drop_for_lack_of_memory(std::string_view what);
+  void note_closing_for_lack_of_memory(std::string_view what);
 
   // Commands (connection_commands.cc).
   void run_or_refuse(const protocol::Command& cmd);
