@@ -860,9 +860,7 @@ void Wal::handle_sync_result(const SyncThread::Result& result) {
         unsynced_.empty() ? current_index_ : unsynced_.front().file_index;
     // Failed before anything below allocates: without memory for it, the
     // retry finds the log failed and the cut-back still to do.
-    failed_ = true;
-    failure_error_ = result.error;
-    retry_at_ = clock_->now() + kRetryInterval;
+    mark_failed(result.error);
     cut_back_unsynced();
     fail("syncing " + files_[failed_index].path, result.error);
     return;
@@ -938,13 +936,19 @@ void Wal::on_sync_done() {
 // while it lasts (FailureEpisode); the retries in between, one a second,
 // stay quiet.
 void Wal::fail(const std::string& what, int error) {
-  failure_error_ = error;
-  failed_ = true;
   // The retry comes whatever the message costs (it allocates, and may
   // throw std::bad_alloc for fail_for_lack_of_memory to report instead).
-  retry_at_ = clock_->now() + kRetryInterval;
+  mark_failed(error);
   report_failure(what + ": " + std::strerror(error),
                  "refusing changes (put answers OUT_OF_MEMORY) and retrying every second");
+}
+
+// Failed from now on, with its retry due in a second; allocates nothing, so
+// it holds whatever reporting the failure then costs.
+void Wal::mark_failed(int error) {
+  failed_ = true;
+  failure_error_ = error;
+  retry_at_ = clock_->now() + kRetryInterval;
 }
 
 // Memory ran out while writing or syncing: as after a failed write, the log
@@ -952,9 +956,7 @@ void Wal::fail(const std::string& what, int error) {
 // step of the writing leaves its bookkeeping whole when an allocation
 // throws.
 void Wal::fail_for_lack_of_memory() {
-  failed_ = true;
-  failure_error_ = ENOMEM;
-  retry_at_ = clock_->now() + kRetryInterval;
+  mark_failed(ENOMEM);
   try {
     report_failure("writing: out of memory",
                    "refusing changes (put answers OUT_OF_MEMORY) and retrying every second");

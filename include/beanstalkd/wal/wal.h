@@ -370,6 +370,7 @@ class Wal final : public Journal {
   void note_sync_latency(std::int64_t nanos);
   void warn_if_files_crowd_out_connections();
   void fail(const std::string& what, int error);
+  void mark_failed(int error);
   void fail_for_lack_of_memory();
   void report_failure(std::string failure, const char* consequence);
 
