@@ -576,7 +576,7 @@ std::uint16_t pick_free_port() {
 }
 
 ServerProcess::ServerProcess(std::string binary, Transport transport, std::vector<std::string> args)
-    : ServerProcess(Options{std::move(binary), transport, std::move(args), {}}) {}
+    : ServerProcess(Options{std::move(binary), transport, std::move(args), {}, {}}) {}
 
 ServerProcess::ServerProcess(Options options) : options_(std::move(options)) {
   if (options_.binary.empty()) options_.binary = server_binary();
@@ -631,6 +631,11 @@ void ServerProcess::launch_once() {
   for (auto& s : argv_s) argv.push_back(s.data());
   argv.push_back(nullptr);
 
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (auto& e : options_.env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -648,7 +653,7 @@ void ServerProcess::launch_once() {
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   pid_t pid = -1;
   const int rc =
-      ::posix_spawn(&pid, options_.binary.c_str(), &actions, &attr, argv.data(), environ);
+      ::posix_spawn(&pid, options_.binary.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {

@@ -164,6 +164,8 @@ class ServerProcess {
     // Unix transport only: listen on this path instead of a fresh one, and
     // leave whatever is there in place (for stale-socket tests).
     std::string unix_path;
+    // NAME=VALUE entries added to the server's environment (LD_PRELOAD...).
+    std::vector<std::string> env;
   };
 
   explicit ServerProcess(Options options);

@@ -248,7 +248,7 @@ TEST(Flags, UnixSocketReplacesStaleSocketFile) {
   first.send_signal(SIGKILL);
   ASSERT_TRUE(first.wait_exit(2000ms).has_value());
   ASSERT_TRUE(std::filesystem::exists(path));
-  ServerProcess second(ServerProcess::Options{server_binary(), Transport::Unix, {}, path});
+  ServerProcess second(ServerProcess::Options{server_binary(), Transport::Unix, {}, path, {}});
   Client c = second.connect();
   EXPECT_EQ(c.request("list-tube-used"), "USING default");
 }
@@ -260,8 +260,9 @@ TEST(Flags, UnixSocketRefusesToReplaceOtherFiles) {
     ASSERT_NE(f, nullptr);
     std::fclose(f);
   }
-  EXPECT_THROW(ServerProcess(ServerProcess::Options{server_binary(), Transport::Unix, {}, path}),
-               HarnessError);
+  EXPECT_THROW(
+      ServerProcess(ServerProcess::Options{server_binary(), Transport::Unix, {}, path, {}}),
+      HarnessError);
   EXPECT_TRUE(std::filesystem::is_regular_file(path)) << "the server removed a regular file";
   std::filesystem::remove(path);
 }

@@ -1,0 +1,240 @@
+// Allocations that fail at a moment the test chooses, in the real server
+// binary: fail_alloc_preload.cc, loaded with LD_PRELOAD, refuses every
+// allocation of at least a given size while the test says so. Each test
+// leads one path of the server into std::bad_alloc and checks that the
+// server refuses that one thing clearly and goes on: no crash, no reply cut
+// short, no job lost, and a log line that says what happened.
+//
+// memory_limit_test.cc limits the whole address space instead, which shows
+// the server at its limit as a whole but cannot aim at one allocation.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fail_alloc_control.h"
+#include "free_port.h"
+#include "harness.h"
+
+#ifndef BBT_FAIL_ALLOC_PRELOAD
+#define BBT_FAIL_ALLOC_PRELOAD ""
+#endif
+
+namespace bbt {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The control block shared with the preloaded library, in a file of its own.
+class FailingAllocations {
+ public:
+  FailingAllocations() : path_(dir_.path + "/control") {
+    const int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || ::ftruncate(fd, sizeof(FailAllocControl)) != 0)
+      throw HarnessError("cannot create " + path_);
+    void* shared =
+        ::mmap(nullptr, sizeof(FailAllocControl), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (shared == MAP_FAILED) throw HarnessError("cannot map " + path_);
+    control_ = new (shared) FailAllocControl;
+  }
+  FailingAllocations(const FailingAllocations&) = delete;
+  FailingAllocations& operator=(const FailingAllocations&) = delete;
+  ~FailingAllocations() { ::munmap(control_, sizeof(FailAllocControl)); }
+
+  // The environment that loads the library into a server and points it here.
+  std::vector<std::string> server_env() const {
+    return {std::string("LD_PRELOAD=") + BBT_FAIL_ALLOC_PRELOAD,
+            std::string(kFailAllocControlVariable) + "=" + path_};
+  }
+
+  // From now on every allocation of at least `size` bytes fails.
+  void fail_from(std::uint64_t size) { control_->min_size.store(size); }
+  void stop() { control_->min_size.store(0); }
+  std::uint64_t failures() const { return control_->failures.load(); }
+
+  // Waits (bounded) until at least one allocation has been refused.
+  bool wait_for_a_failure(Millis timeout = kDefaultTimeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (failures() == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    return failures() > 0;
+  }
+
+ private:
+  TempDir dir_;
+  std::string path_;
+  FailAllocControl* control_ = nullptr;
+};
+
+class AllocationFailure : public ::testing::Test {
+ protected:
+  void SetUp() override {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "sanitizer runtimes own malloc; the preloaded library cannot replace it";
+#endif
+    if (testing_reference_itself()) GTEST_SKIP() << "tests the project's own server";
+  }
+
+  ServerProcess::Options server_options(std::vector<std::string> args = {}) const {
+    ServerProcess::Options options;
+    options.binary = server_binary();
+    options.args = std::move(args);
+    options.env = allocations_.server_env();
+    return options;
+  }
+
+  FailingAllocations allocations_;
+};
+
+// The whole of a plain HTTP/1.0 exchange: status line, headers and body.
+std::string http_get(std::uint16_t port, const std::string& path) {
+  Client http = Client::connect_tcp(port);
+  http.send("GET " + path + " HTTP/1.0\r\n\r\n");
+  bool eof = false;
+  std::string response = http.read_until_eof(kDefaultTimeout, &eof);
+  if (!eof) throw HarnessError("the HTTP response did not end: " + visible(response));
+  return response;
+}
+
+// "200" of "HTTP/1.0 200 OK\r\n...", or "" if the response has no status line.
+// (libevent's error replies say HTTP/1.1 whatever the request said.)
+std::string status_code(const std::string& response) {
+  if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12 || response[8] != ' ') return "";
+  return response.substr(9, 3);
+}
+
+// A scrape comes most often when something is wrong, memory included. One
+// that finds no memory for its text is answered 503, and the next one, with
+// memory again, is whole.
+TEST_F(AllocationFailure, AScrapeWithoutMemoryIsAnswered503AndTheNextOneIsWhole) {
+  const std::uint16_t metrics_port = beanstalkd::testing::free_loopback_port();
+  ServerProcess server(
+      server_options({"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)}));
+  Client c = server.connect();
+  for (int i = 0; i < 3; ++i) c.put_id("job");
+
+  ASSERT_EQ(status_code(http_get(metrics_port, "/metrics")), "200");
+
+  // The text (about 35 KB) is rendered into one string reserved whole;
+  // the request's own buffers are smaller than this.
+  allocations_.fail_from(8192);
+  const std::string refused = http_get(metrics_port, "/metrics");
+  allocations_.stop();
+  EXPECT_GT(allocations_.failures(), 0u);
+  EXPECT_EQ(status_code(refused), "503") << visible(refused);
+
+  const std::string whole = http_get(metrics_port, "/metrics");
+  EXPECT_EQ(status_code(whole), "200");
+  EXPECT_NE(whole.find("\nbeanstalkd_jobs{state=\"ready\"} 3\n"), std::string::npos)
+      << visible(whole.substr(0, 2000));
+  EXPECT_EQ(c.stats().get_uint("current-jobs-ready"), 3u);
+  EXPECT_TRUE(server.running());
+}
+
+// A connection whose input finds no buffer to be read into is closed with
+// nothing read (so nothing of its half-run), and only that connection.
+TEST_F(AllocationFailure, AConnectionWithoutMemoryForAnyReadBufferIsDroppedAndTheOthersGoOn) {
+  ServerProcess server(server_options());
+  Client c = server.connect();
+  c.put_id("before");  // its read buffer goes to the pool of spares: one spare
+
+  std::vector<Client> waiting;
+  for (int i = 0; i < 4; ++i) waiting.push_back(server.connect_new());
+  allocations_.fail_from(4 * 1024);
+  // The first takes the spare; the others find no buffer of 4 KiB or more.
+  for (Client& w : waiting) w.send("stats-tube default");
+  ASSERT_TRUE(allocations_.wait_for_a_failure()) << server.log();
+  std::this_thread::sleep_for(50ms);  // lets the server reach the other three
+  allocations_.stop();
+
+  int dropped = 0;
+  for (Client& w : waiting) {
+    if (w.readable(300ms)) {
+      bool eof = false;
+      EXPECT_EQ(w.read_until_eof(1s, &eof), "") << "a dropped connection is sent nothing";
+      EXPECT_TRUE(eof);
+      ++dropped;
+    } else {
+      w.send("\r\n");
+      const std::string reply = w.read_line();
+      EXPECT_EQ(reply.rfind("OK ", 0), 0u) << reply;
+    }
+  }
+  EXPECT_GE(dropped, 1);
+  EXPECT_NE(server.log().find("out of memory for a read buffer; closing the connection"),
+            std::string::npos)
+      << server.log();
+
+  // The others were never disturbed, and new ones are served.
+  EXPECT_EQ(c.request_job("reserve-with-timeout 0", "RESERVED").body, "before");
+  Client fresh = server.connect_new();
+  EXPECT_EQ(fresh.stats().get_uint("current-jobs-reserved"), 1u);
+  EXPECT_TRUE(server.running());
+}
+
+// A reply whose bytes find no memory must not leave the client with a
+// header and no body (it would wait for it forever, or read the next reply
+// as the body): the connection is closed with nothing more sent, and the
+// job it reserved goes back to ready, whole.
+TEST_F(AllocationFailure, AReplyWithoutMemoryForItsBytesClosesTheConnectionAndGivesTheJobBack) {
+  ServerProcess server(server_options());
+  Client producer = server.connect();
+  const std::string body(16000, 'b');  // under the size sent by reference
+  const std::uint64_t id = producer.put_id(body);
+
+  // The stats reply fills part of the connection's 16 KiB staging buffer,
+  // so the job's body does not fit beside it and needs an output buffer of
+  // its own, which fails.
+  Client worker = server.connect_new();
+  allocations_.fail_from(8192);
+  worker.send("stats\r\nreserve\r\n");
+  ASSERT_TRUE(allocations_.wait_for_a_failure()) << server.log();
+  allocations_.stop();
+
+  bool eof = false;
+  const std::string sent = worker.read_until_eof(kDefaultTimeout, &eof);
+  EXPECT_TRUE(eof) << "the connection stays open after a reply that could not be sent";
+  EXPECT_EQ(sent, "") << "a reply cut short: " << visible(sent.substr(0, 200));
+  EXPECT_NE(server.log().find("out of memory for a reply; closing the connection"),
+            std::string::npos)
+      << server.log();
+
+  const Job again = producer.request_job("reserve-with-timeout 1", "RESERVED");
+  EXPECT_EQ(again.id, id);
+  EXPECT_EQ(again.body, body);
+  EXPECT_TRUE(server.running());
+}
+
+// With -b a job's body stays in the log and a reserve reads it back. One
+// that finds no memory to read it into is refused, and the job it had
+// already taken goes back to ready: not held, unseen, until its TTR.
+TEST_F(AllocationFailure, AReserveWithoutMemoryToReadTheBodyBackGivesTheJobBack) {
+  TempDir log_dir;
+  ServerProcess server(server_options({"-b", log_dir.path, "-z", "1000000"}));
+  Client producer = server.connect();
+  const std::string body(200'000, 'l');
+  const std::uint64_t id = producer.put_id(body, 0, 0, 3600);
+
+  Client worker = server.connect_new();
+  allocations_.fail_from(100'000);
+  EXPECT_EQ(worker.request("reserve-with-timeout 0"), "OUT_OF_MEMORY");
+  allocations_.stop();
+  EXPECT_GT(allocations_.failures(), 0u);
+
+  const Job again = worker.request_job("reserve-with-timeout 1", "RESERVED");
+  EXPECT_EQ(again.id, id);
+  EXPECT_EQ(again.body, body);
+  EXPECT_TRUE(server.running());
+}
+
+}  // namespace
+}  // namespace bbt
