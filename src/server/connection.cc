@@ -112,8 +112,9 @@ void Connection::mark_dirty() {
 // behind the reserve does, the server's HangupWatch notices instead.
 void Connection::update_read_interest() {
   if (state_ == State::Closed) return;
+  if (input_full_ && !in_.full()) input_full_ = false;  // running its commands made room
   bool want = !closing_ && !peer_closed_ && pending_output() < kMaxPendingOutput &&
-              in_.size() < kMaxBufferedInput;
+              in_.size() < kMaxBufferedInput && !input_full_;
   if (want != reading_) {
     if (want) {
       event_add(read_event_, nullptr);
@@ -192,8 +193,18 @@ void Connection::read_input() {
       n = recv(fd_, scratch, want, 0);
       if (n > 0) discard_left_ -= static_cast<std::uint64_t>(n);
     } else {
-      want = std::min(kReadChunk, budget);
-      n = recv(fd_, in_.prepare(want), want, 0);
+      std::span<char> room;
+      try {
+        room = in_.prepare(std::min(kReadChunk, budget));
+      } catch (const std::bad_alloc&) {
+        if (in_.empty()) throw;  // not a byte of room: the caller drops the connection
+        // Full, and no bigger buffer to be had: what it holds runs first,
+        // and reading waits until that has made room.
+        input_full_ = true;
+        return;
+      }
+      want = room.size();
+      n = recv(fd_, room.data(), want, 0);
       if (n > 0) in_.commit(static_cast<std::size_t>(n));
     }
     if (n == 0) {

@@ -140,8 +140,60 @@ TEST_F(AllocationFailure, AScrapeWithoutMemoryIsAnswered503AndTheNextOneIsWhole)
   EXPECT_TRUE(server.running());
 }
 
-// A connection whose input finds no buffer to be read into is closed with
-// nothing read (so nothing of its half-run), and only that connection.
+// Without memory for a read buffer of the usual 64 KiB, a connection reads
+// into a small one: workers still reserve and delete, which is how memory
+// comes back.
+TEST_F(AllocationFailure, WithoutMemoryForTheUsualReadBufferCommandsAreStillRead) {
+  ServerProcess server(server_options());
+  Client c = server.connect();
+  const std::uint64_t first = c.put_id("first");
+  const std::uint64_t second = c.put_id("second");  // its read buffer is now the one spare
+
+  std::vector<Client> workers;
+  for (int i = 0; i < 4; ++i) workers.push_back(server.connect_new());
+  allocations_.fail_from(64 * 1024);
+  // Each holds its buffer while its line is incomplete: the first takes the
+  // spare, the others find no 64 KiB to be had.
+  for (Client& w : workers) w.send("reserve-with-timeout 0");
+  ASSERT_TRUE(allocations_.wait_for_a_failure()) << server.log();
+
+  std::vector<std::uint64_t> reserved;
+  for (Client& w : workers) {
+    w.send("\r\n");
+    const std::string reply = w.read_line();
+    if (reply == "TIMED_OUT") continue;
+    const Job job = w.read_job(reply, "RESERVED");
+    EXPECT_EQ(w.request("delete " + std::to_string(job.id)), "DELETED");
+    reserved.push_back(job.id);
+  }
+  allocations_.stop();
+  EXPECT_EQ(reserved, (std::vector<std::uint64_t>{first, second}));
+  EXPECT_EQ(server.log().find("closing the connection"), std::string::npos) << server.log();
+  EXPECT_EQ(c.stats().get_uint("current-jobs-ready"), 0u);
+}
+
+// A pipelined put larger than the read buffer would grow the buffer before
+// the put runs. Without memory for that, what the buffer holds runs first
+// and reading goes on once it has made room.
+TEST_F(AllocationFailure, APutLargerThanTheReadBufferIsReadWhenTheBufferCannotGrow) {
+  ServerProcess server(server_options({"-z", "200000"}));
+  Client c = server.connect();
+  const std::string big(70'000, 'g');
+  allocations_.fail_from(100'000);  // the job's 70 KB can be had, 128 KiB of input cannot
+  c.send("put 0 0 60 70000\r\n" + big + "\r\nput 0 0 60 5\r\nsmall\r\n");
+  const std::string first = c.read_line();
+  const std::string second = c.read_line();
+  allocations_.stop();
+  EXPECT_GT(allocations_.failures(), 0u) << "the buffer never tried to grow";
+  ASSERT_EQ(first.rfind("INSERTED ", 0), 0u) << first;
+  ASSERT_EQ(second.rfind("INSERTED ", 0), 0u) << second;
+  EXPECT_EQ(c.request_job("reserve-with-timeout 0", "RESERVED").body, big);
+  EXPECT_EQ(c.request_job("reserve-with-timeout 0", "RESERVED").body, "small");
+}
+
+// A connection whose input finds no buffer at all, not even a small one, is
+// closed with nothing read (so nothing of its half-run), and only that
+// connection.
 TEST_F(AllocationFailure, AConnectionWithoutMemoryForAnyReadBufferIsDroppedAndTheOthersGoOn) {
   ServerProcess server(server_options());
   Client c = server.connect();
@@ -150,7 +202,7 @@ TEST_F(AllocationFailure, AConnectionWithoutMemoryForAnyReadBufferIsDroppedAndTh
   std::vector<Client> waiting;
   for (int i = 0; i < 4; ++i) waiting.push_back(server.connect_new());
   allocations_.fail_from(4 * 1024);
-  // The first takes the spare; the others find no buffer of 4 KiB or more.
+  // The first takes the spare; the others find neither 64 nor 4 KiB.
   for (Client& w : waiting) w.send("stats-tube default");
   ASSERT_TRUE(allocations_.wait_for_a_failure()) << server.log();
   std::this_thread::sleep_for(50ms);  // lets the server reach the other three

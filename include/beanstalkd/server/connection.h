@@ -109,6 +109,9 @@ class Connection final : public ReserveListener, public HangupListener {
   bool writing_ = false;
   // Commands are buffered but not run until the client reads its replies.
   bool output_stalled_ = false;
+  // The input buffer is full and no bigger one could be had: reading waits
+  // until running what it holds has made room.
+  bool input_full_ = false;
   InputBuffer in_;
   // Output: staged_ while out_ is empty (the common case), out_ for what a
   // slow reader left, large bodies, and everything queued behind them.
