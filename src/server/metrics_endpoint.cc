@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
@@ -17,6 +19,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -31,23 +34,9 @@ namespace {
 constexpr int kHttpTimeoutSeconds = 10;
 constexpr int kListenBacklog = 64;
 
-void resume_accepting(evutil_socket_t, short, void* listener) {
-  evconnlistener_enable(static_cast<evconnlistener*>(listener));
-}
-
-// Out of descriptors or memory, libevent's listener would retry accept() in
-// a busy loop, warning at every try, for as long as a scrape waits: it rests
-// for 100 ms instead, like the beanstalk listener (which logs the episode).
-void on_accept_error(evconnlistener* listener, void*) {
-  const int error = errno;
-  if (out_of_resources(error)) {
-    evconnlistener_disable(listener);
-    event_base_once(evconnlistener_get_base(listener), -1, EV_TIMEOUT, resume_accepting, listener,
-                    &kAcceptBackoff);
-    return;
-  }
-  spdlog::warn("metrics endpoint: accept failed: {}", std::strerror(error));
-}
+// libevent calls a listener's error callback with evhttp's argument, not
+// ours: the process's one metrics endpoint is found here.
+MetricsEndpoint* the_endpoint = nullptr;
 
 bool is_loopback(const sockaddr* sa) {
   if (sa->sa_family == AF_INET) {
@@ -159,6 +148,9 @@ bool split_host_port(std::string_view value, std::string& host, std::uint16_t& p
 MetricsEndpoint::MetricsEndpoint(Server& server) : server_(server) {}
 
 MetricsEndpoint::~MetricsEndpoint() {
+  if (the_endpoint == this) the_endpoint = nullptr;
+  if (spare_) bufferevent_free(spare_);
+  if (pause_timer_) event_free(pause_timer_);
   // Closes the listening socket and any scraper still connected.
   if (http_) evhttp_free(http_);
 }
@@ -221,17 +213,20 @@ bool MetricsEndpoint::start(const std::string& host_port, std::string& error) {
   evhttp_set_max_headers_size(http_, 16384);
   evhttp_set_max_body_size(http_, 4096);
   evhttp_set_gencb(http_, on_request, this);
+  evhttp_set_bevcb(http_, hand_out_bufferevent, this);
+  pause_timer_ = evtimer_new(server_.base(), on_pause_over, this);
   // The listener owns the socket from here, and evhttp the listener (both
   // freed by evhttp_free). Already listening: backlog 0 leaves it as is.
-  evconnlistener* listener =
-      evconnlistener_new(server_.base(), nullptr, nullptr, LEV_OPT_CLOSE_ON_FREE, 0, fd);
-  if (!listener) close(fd);
-  if (!listener || !evhttp_bind_listener(http_, listener)) {
-    if (listener) evconnlistener_free(listener);
+  listener_ = evconnlistener_new(server_.base(), nullptr, nullptr, LEV_OPT_CLOSE_ON_FREE, 0, fd);
+  if (!listener_) close(fd);
+  if (!listener_ || !pause_timer_ || !make_spare() || !evhttp_bind_listener(http_, listener_)) {
+    if (listener_) evconnlistener_free(listener_);
+    listener_ = nullptr;
     error = "--metrics-listen " + host_port + ": cannot serve HTTP on " + description_;
     return false;
   }
-  evconnlistener_set_error_cb(listener, on_accept_error);
+  the_endpoint = this;
+  evconnlistener_set_error_cb(listener_, on_accept_error);
   if (!is_loopback(reinterpret_cast<const sockaddr*>(&bound))) {
     spdlog::warn(
         "the metrics endpoint on {} is reachable from other hosts and has no authentication",
@@ -239,6 +234,55 @@ bool MetricsEndpoint::start(const std::string& host_port, std::string& error) {
   }
   spdlog::info("serving metrics on http://{}/metrics", description_);
   return true;
+}
+
+// Out of descriptors or memory, libevent's listener would retry accept() in
+// a busy loop, warning at every try, for as long as a scrape waits: it rests
+// for 100 ms instead, like the beanstalk listener (which logs the episode).
+void MetricsEndpoint::on_accept_error(evconnlistener*, void*) {
+  const int error = errno;
+  if (!out_of_resources(error)) {
+    spdlog::warn("metrics endpoint: accept failed: {}", std::strerror(error));
+  } else if (the_endpoint) {
+    the_endpoint->pause_accepting();
+  }
+}
+
+void MetricsEndpoint::pause_accepting() {
+  evconnlistener_disable(listener_);
+  event_add(pause_timer_, &kAcceptBackoff);
+}
+
+void MetricsEndpoint::on_pause_over(evutil_socket_t, short, void* self) {
+  auto* endpoint = static_cast<MetricsEndpoint*>(self);
+  if (!endpoint->spare_ && !endpoint->make_spare()) {
+    endpoint->pause_accepting();
+    return;
+  }
+  if (std::exchange(endpoint->paused_for_memory_, false))
+    spdlog::info("metrics endpoint: memory is back; accepting scrapes again");
+  evconnlistener_enable(endpoint->listener_);
+}
+
+// libevent 2.1 crashes when it cannot allocate a new connection's
+// bufferevent itself (its error path frees a half-made connection). So each
+// connection gets one made ahead, while the previous connection was
+// accepted; while none can be made, accepting pauses and the scrapes wait
+// in the listen queue.
+bufferevent* MetricsEndpoint::hand_out_bufferevent(event_base*, void* self) {
+  auto* endpoint = static_cast<MetricsEndpoint*>(self);
+  bufferevent* handed = std::exchange(endpoint->spare_, nullptr);
+  if (!endpoint->make_spare()) {
+    if (!std::exchange(endpoint->paused_for_memory_, true))
+      spdlog::warn("metrics endpoint: out of memory; scrapes wait until there is some");
+    endpoint->pause_accepting();  // the listener stops before its next accept
+  }
+  return handed;
+}
+
+bool MetricsEndpoint::make_spare() {
+  spare_ = bufferevent_socket_new(server_.base(), -1, 0);
+  return spare_ != nullptr;
 }
 
 void MetricsEndpoint::on_request(evhttp_request* request, void* self) {

@@ -140,6 +140,44 @@ TEST_F(AllocationFailure, AScrapeWithoutMemoryIsAnswered503AndTheNextOneIsWhole)
   EXPECT_TRUE(server.running());
 }
 
+// libevent 2.1's HTTP server crashes when a new connection's bufferevent
+// cannot be allocated. Each scrape's is made ahead; without memory for the
+// next, the endpoint stops accepting, and scrapes wait in the listen queue
+// until memory is back.
+TEST_F(AllocationFailure, ScrapesWithoutMemoryForTheirConnectionWaitForIt) {
+  const std::uint16_t metrics_port = beanstalkd::testing::free_loopback_port();
+  ServerProcess server(
+      server_options({"--metrics-listen", "127.0.0.1:" + std::to_string(metrics_port)}));
+  Client c = server.connect();
+
+  allocations_.fail_from(512);  // a bufferevent is larger
+  std::vector<Client> scrapes;
+  for (int i = 0; i < 3; ++i) {
+    scrapes.push_back(Client::connect_tcp(metrics_port));
+    scrapes.back().send("GET /metrics HTTP/1.0\r\n\r\n");
+  }
+  ASSERT_TRUE(allocations_.wait_for_a_failure()) << server.log();
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(server.running()) << server.log();
+  allocations_.stop();
+
+  // The first took the bufferevent made ahead and may have been closed for
+  // want of its other buffers; the others waited and are answered whole.
+  int answered = 0;
+  for (Client& scrape : scrapes) {
+    bool eof = false;
+    const std::string response = scrape.read_until_eof(kDefaultTimeout, &eof);
+    EXPECT_TRUE(eof);
+    if (response.empty()) continue;
+    EXPECT_EQ(status_code(response), "200") << visible(response.substr(0, 200));
+    ++answered;
+  }
+  EXPECT_GE(answered, 2);
+  EXPECT_NE(server.log().find("metrics endpoint: out of memory; scrapes wait"), std::string::npos)
+      << server.log();
+  EXPECT_EQ(c.stats().get_uint("current-connections"), 1u);
+}
+
 // Without memory for a read buffer of the usual 64 KiB, a connection reads
 // into a small one: workers still reserve and delete, which is how memory
 // comes back.

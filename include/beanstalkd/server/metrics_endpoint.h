@@ -17,6 +17,10 @@
 
 #include "beanstalkd/server/metrics_text.h"
 
+struct bufferevent;
+struct event;
+struct event_base;
+struct evconnlistener;
 struct evhttp;
 struct evhttp_request;
 
@@ -48,6 +52,11 @@ class MetricsEndpoint {
   const std::string& description() const { return description_; }
 
  private:
+  static void on_accept_error(evconnlistener* listener, void* http);
+  static void on_pause_over(int fd, short what, void* self);
+  static bufferevent* hand_out_bufferevent(event_base* base, void* self);
+  void pause_accepting();
+  bool make_spare();
   static void on_request(evhttp_request* request, void* self);
   void handle(evhttp_request* request);
   void send_text(evhttp_request* request, int code, const char* reason, std::string body,
@@ -55,6 +64,10 @@ class MetricsEndpoint {
 
   Server& server_;
   evhttp* http_ = nullptr;
+  evconnlistener* listener_ = nullptr;  // owned by http_
+  bufferevent* spare_ = nullptr;        // the next connection's (see hand_out_bufferevent)
+  event* pause_timer_ = nullptr;        // ends a pause in accepting
+  bool paused_for_memory_ = false;
   std::string description_;
   std::size_t last_size_ = 0;  // to reserve the next scrape's string in one go
 };
