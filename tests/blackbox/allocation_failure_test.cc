@@ -9,11 +9,13 @@
 // the server at its limit as a whole but cannot aim at one allocation.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -324,6 +326,36 @@ TEST_F(AllocationFailure, AReserveWithoutMemoryToReadTheBodyBackGivesTheJobBack)
   EXPECT_EQ(again.id, id);
   EXPECT_EQ(again.body, body);
   EXPECT_TRUE(server.running());
+}
+
+// SIGTERM at the memory limit: the server still writes what it must, exits
+// 0, and a restart has every job.
+TEST_F(AllocationFailure, AServerWithoutMemoryStillShutsDownAndKeepsEveryJob) {
+  TempDir log_dir;
+  std::vector<std::uint64_t> ids;
+  {
+    ServerProcess server(server_options({"-b", log_dir.path}));
+    Client c = server.connect();
+    for (int i = 0; i < 2000; ++i) ids.push_back(c.put_id("job " + std::to_string(i)));
+    Client worker = server.connect_new();
+    worker.send("reserve\r\n");  // holds a job when the server stops
+    worker.read_line();
+    worker.read_line();
+
+    allocations_.fail_from(64);  // anything but the smallest fails
+    server.send_signal(SIGTERM);
+    const std::optional<int> status = server.wait_exit(kDefaultTimeout);
+    allocations_.stop();
+    EXPECT_GT(allocations_.failures(), 0u) << "the shutdown met no failure";
+    ASSERT_TRUE(status.has_value()) << server.log();
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+        << "wait status " << *status << "\n"
+        << server.log();
+  }
+  ServerProcess restarted(server_binary(), Transport::Tcp, {"-b", log_dir.path});
+  Client c = restarted.connect();
+  EXPECT_EQ(c.stats().get_uint("current-jobs-ready"), ids.size());
+  EXPECT_EQ(c.request_job("peek " + std::to_string(ids.back()), "FOUND").body, "job 1999");
 }
 
 }  // namespace
