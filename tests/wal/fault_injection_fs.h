@@ -45,7 +45,8 @@ class FaultInjectionFs final : public FileSystem {
   // Syncs of files and of the directory made by the test's own thread, that
   // is, by the event loop in a server.
   std::atomic<int> syncs_on_creating_thread = 0;
-  int reads = 0;  // reads of bodies the log keeps
+  int reads = 0;    // reads of bodies the log keeps
+  int creates = 0;  // files the log tried to create, failed attempts included
 
   void power_loss() {
     std::lock_guard lock(mutex_);
@@ -59,6 +60,7 @@ class FaultInjectionFs final : public FileSystem {
   }
 
   int create(const std::string& path, std::unique_ptr<WritableFile>& out) override {
+    ++creates;
     if (int e = take(fail_next_create, fail_all_creates)) return e;
     std::unique_ptr<WritableFile> inner;
     if (int rc = real_.create(path, inner)) return rc;

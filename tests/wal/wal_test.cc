@@ -709,6 +709,36 @@ TEST_F(WalTest, AFullDiskWhenStartingAFileRecoversWhenSpaceReturns) {
   EXPECT_EQ(b->report.jobs, 8u);
 }
 
+// A full log leaves reserves out (their records only count), so a reserve
+// must not try to create the next file either: one attempt per reserve
+// would be a failing system call per command for as long as the disk is
+// full. Only the retry, once a second, tries.
+TEST_F(WalTest, AFullLogLeavesReservesOutWithoutTryingToCreateAFile) {
+  WalOptions o = options();
+  o.file_size = 8192;
+  auto a = start(o);
+  const std::vector<std::uint64_t> ids = fill_until_full(*a);
+  ASSERT_FALSE(a->wal.healthy());
+  // Deletes use up the file's reserve: any record now needs the next file.
+  std::size_t deleted = 0;
+  while (a->wal.accepts_deletes() && deleted < ids.size()) {
+    ASSERT_TRUE(a->store.delete_job(a->session, ids[deleted++]));
+    a->wal.flush();
+  }
+  ASSERT_GE(ids.size() - deleted, 5u);  // jobs left to reserve
+  const int creates_when_full = fs_.creates;
+
+  for (std::size_t i = deleted; i < ids.size(); ++i) {
+    ASSERT_TRUE(a->store.reserve_job(a->session, ids[i]));
+    a->wal.flush();
+  }
+  EXPECT_EQ(fs_.creates, creates_when_full);
+
+  a->clock.advance(kNanosPerSecond);
+  a->wal.on_timer();
+  EXPECT_EQ(fs_.creates, creates_when_full + 1);  // the retry
+}
+
 // No room for the next file: the put that found out goes into the current
 // file's reserve, and from then on only deletes do, as long as they fit;
 // once the next file can be created the log takes every change again.
