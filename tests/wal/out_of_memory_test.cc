@@ -9,6 +9,7 @@
 // SQLite's malloc tests walk every failure point). It is a program of its
 // own so that no other test runs with the replacement.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -38,7 +39,8 @@
 namespace {
 
 // Allocations left before they start failing; negative: none fail. Only the
-// test's own thread counts (the tests run the log without its sync thread).
+// test's own thread counts: it plays the event loop, and a sync thread's
+// allocations never fail (most tests run the log without one).
 thread_local long allocations_left = -1;
 thread_local long allocations_failed = 0;
 
@@ -487,6 +489,59 @@ TEST_F(OutOfMemoryTest, AFailedSyncWithoutMemoryStillWritesEverythingAgain) {
       if (!any_failed) break;
     }
   }
+}
+
+// Obsolete files go to the sync thread to be removed. Running out of memory
+// on the way must leave them doomed, for a later turn to hand over, rather
+// than forgotten on the disk until the next start.
+TEST_F(OutOfMemoryTest, ObsoleteFilesAreRemovedThoughMemoryRanOutOnTheWay) {
+  for (long allowed = 0; allowed < 1000; ++allowed) {
+    SCOPED_TRACE("allocations allowed: " + std::to_string(allowed));
+    const std::string dir = root_ + "/obsolete-" + std::to_string(allowed);
+    fs::create_directory(dir);
+    WalOptions o = options(dir, SyncPolicy::Always);
+    o.file_size = 8192;
+    o.background_sync = true;
+    auto inst = start(o);
+    // The loop's part of the sync thread's work: its reports, and the
+    // flushes and retries that follow them.
+    auto turns = [&](int n) {
+      for (int i = 0; i < n; ++i) {
+        pollfd p{inst->wal.sync_event_fd(), POLLIN, 0};
+        ::poll(&p, 1, 10);
+        inst->wal.on_sync_done();
+        inst->clock.advance(kNanosPerSecond);
+        inst->wal.on_timer();
+        inst->wal.flush();
+      }
+    };
+    std::vector<std::uint64_t> in_first_file;
+    for (;;) {
+      const std::uint64_t id = put(*inst, 1000);
+      inst->wal.flush();
+      if (inst->wal.current_file_index() > 1) break;
+      in_first_file.push_back(id);
+    }
+    turns(3);
+    for (std::uint64_t id : in_first_file) ASSERT_TRUE(inst->store.delete_job(inst->worker, id));
+    const std::string first_file = dir + "/" + Wal::file_name(1);
+    ASSERT_TRUE(fs::exists(first_file));
+
+    bool any_failed = false;
+    {
+      FailingAllocations failing(allowed);
+      inst->wal.flush();  // the deletes, which make the first file obsolete once synced
+      turns(5);
+      any_failed = FailingAllocations::any_failed();
+    }
+    for (int i = 0; i < 50 && fs::exists(first_file); ++i) turns(1);
+    EXPECT_FALSE(fs::exists(first_file)) << "an obsolete file was left on the disk";
+    EXPECT_TRUE(inst->wal.healthy()) << inst->wal.failure();
+    inst.reset();
+    fs::remove_all(dir);
+    if (!any_failed) return;
+  }
+  FAIL() << "the removal never completed";
 }
 
 INSTANTIATE_TEST_SUITE_P(Policy, Flush,
