@@ -114,6 +114,13 @@ std::string status_code(const std::string& response) {
   return response.substr(9, 3);
 }
 
+// The job `id` is ready again, whole: the next reserve gets it.
+void expect_ready_again(Client& c, std::uint64_t id, const std::string& body) {
+  const Job again = c.request_job("reserve-with-timeout 1", "RESERVED");
+  EXPECT_EQ(again.id, id);
+  EXPECT_EQ(again.body, body);
+}
+
 // A scrape comes most often when something is wrong, memory included. One
 // that finds no memory for its text is answered 503, and the next one, with
 // memory again, is whole.
@@ -300,9 +307,7 @@ TEST_F(AllocationFailure, AReplyWithoutMemoryForItsBytesClosesTheConnectionAndGi
             std::string::npos)
       << server.log();
 
-  const Job again = producer.request_job("reserve-with-timeout 1", "RESERVED");
-  EXPECT_EQ(again.id, id);
-  EXPECT_EQ(again.body, body);
+  expect_ready_again(producer, id, body);
   EXPECT_TRUE(server.running());
 }
 
@@ -322,9 +327,7 @@ TEST_F(AllocationFailure, AReserveWithoutMemoryToReadTheBodyBackGivesTheJobBack)
   allocations_.stop();
   EXPECT_GT(allocations_.failures(), 0u);
 
-  const Job again = worker.request_job("reserve-with-timeout 1", "RESERVED");
-  EXPECT_EQ(again.id, id);
-  EXPECT_EQ(again.body, body);
+  expect_ready_again(worker, id, body);
   EXPECT_TRUE(server.running());
 }
 
