@@ -17,7 +17,11 @@
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
+#include <ostream>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -360,6 +364,143 @@ TEST_F(AllocationFailure, AServerWithoutMemoryStillShutsDownAndKeepsEveryJob) {
   EXPECT_EQ(c.stats().get_uint("current-jobs-ready"), ids.size());
   EXPECT_EQ(c.request_job("peek " + std::to_string(ids.back()), "FOUND").body, "job 1999");
 }
+
+// A mixed workload from a few clients, with every allocation from a size
+// up failing for the middle of it, then memory back: whatever the size, the
+// server never crashes, never leaves a client waiting, never sends half a
+// reply, and every job a put acknowledged (and no delete took back) is
+// there with its body. With -b the server is killed (-9) and restarted
+// first. Clients may be refused or dropped only while memory is short.
+struct Threshold {
+  std::uint64_t bytes;
+  bool log;
+};
+
+void PrintTo(const Threshold& t, std::ostream* os) {
+  *os << t.bytes << " bytes, " << (t.log ? "with -b" : "in memory");
+}
+
+class AllocationFailureWorkload : public AllocationFailure,
+                                  public ::testing::WithParamInterface<Threshold> {};
+
+TEST_P(AllocationFailureWorkload, LosesNothingAndRecovers) {
+  const Threshold threshold = GetParam();
+  TempDir log_dir;
+  std::vector<std::string> args = {"-z", "100000"};
+  if (threshold.log) args.insert(args.end(), {"-b", log_dir.path});
+  auto server = std::make_unique<ServerProcess>(server_options(args));
+  std::vector<Client> clients;
+  clients.push_back(server->connect());
+  for (int i = 0; i < 3; ++i) clients.push_back(server->connect_new());
+
+  std::mt19937 random(static_cast<std::uint32_t>(threshold.bytes) + (threshold.log ? 1 : 0));
+  std::map<std::uint64_t, std::string> acknowledged;
+  bool failing = false;
+  int dropped = 0;
+  // One operation on a client; false if the server closed the connection.
+  auto operate = [&](Client& c, int n) {
+    const int kind = static_cast<int>(random() % 10);
+    if (kind < 5) {
+      const std::size_t sizes[] = {10, 100, 1000, 20000, 70000};
+      const std::string body(sizes[random() % 5], static_cast<char>('a' + n % 26));
+      const std::string reply = c.put(body, static_cast<std::uint32_t>(random() % 3));
+      if (reply.rfind("INSERTED ", 0) == 0) {
+        acknowledged[std::stoull(reply.substr(9))] = body;
+      } else {
+        EXPECT_TRUE(failing && reply == "OUT_OF_MEMORY") << reply;
+      }
+    } else if (kind < 9) {
+      const std::string reply = c.request("reserve-with-timeout 0");
+      if (reply == "TIMED_OUT") return;
+      if (reply == "OUT_OF_MEMORY") {
+        EXPECT_TRUE(failing);
+        return;
+      }
+      const Job job = c.read_job(reply, "RESERVED");
+      EXPECT_EQ(job.body, acknowledged[job.id]) << "job " << job.id;
+      const std::string id = std::to_string(job.id);
+      const std::string done = kind == 5   ? c.request("release " + id + " 0 0")
+                               : kind == 6 ? c.request("bury " + id + " 0")
+                                           : c.request("delete " + id);
+      if (done == "DELETED") acknowledged.erase(job.id);
+      if (done == "BURIED") {
+        EXPECT_EQ(c.request("kick-job " + id).rfind("KICKED", 0), 0u);
+      } else if (done == "OUT_OF_MEMORY") {
+        EXPECT_EQ(c.request("release " + id + " 0 0"), "RELEASED");
+      }
+    } else {
+      const std::string reply = c.request(random() % 2 ? "stats" : "list-tubes");
+      if (reply == "OUT_OF_MEMORY") {
+        EXPECT_TRUE(failing);
+        return;
+      }
+      ASSERT_EQ(reply.rfind("OK ", 0), 0u) << reply;
+      c.read_exact(std::stoull(reply.substr(3)) + 2);
+    }
+  };
+  for (int n = 0; n < 600; ++n) {
+    failing = n >= 150 && n < 450;
+    if (n == 150) allocations_.fail_from(threshold.bytes);
+    if (n == 450) {
+      allocations_.stop();
+      // Puts stay refused until the emergency memory is set aside again,
+      // tried once a second.
+      std::this_thread::sleep_for(1100ms);
+      // A client dropped by the last turns short of memory finds out now.
+      for (Client& other : clients) {
+        if (other.try_send("use default\r\n") && other.readable(1s) &&
+            other.read_until_eof(100ms).rfind("USING", 0) == 0)
+          continue;
+        ++dropped;
+        other = server->connect_new();
+      }
+    }
+    Client& c = clients[random() % clients.size()];
+    try {
+      operate(c, n);
+    } catch (const HarnessError& e) {
+      ASSERT_NE(std::string(e.what()).find("connection closed"), std::string::npos)
+          << "at operation " << n << ": " << e.what() << "\n"
+          << server->log();
+      ASSERT_TRUE(failing) << "dropped at operation " << n << " with memory to spare";
+      ASSERT_TRUE(server->running()) << server->log();
+      ++dropped;
+      c = server->connect_new();  // its reserved jobs went back to ready
+    }
+  }
+  ASSERT_TRUE(server->running()) << server->log();
+  EXPECT_GT(allocations_.failures(), 0u) << "no allocation was refused";
+
+  if (threshold.log) {
+    server->send_signal(SIGKILL);
+    server->wait_exit(kDefaultTimeout);
+    server = std::make_unique<ServerProcess>(server_binary(), Transport::Tcp,
+                                             std::vector<std::string>{"-b", log_dir.path});
+  }
+  clients.clear();
+  Client drain = server->connect_new();
+  EXPECT_EQ(drain.request("kick 100000").rfind("KICKED", 0), 0u);
+  std::map<std::uint64_t, std::string> found;
+  for (;;) {
+    const std::string reply = drain.request("reserve-with-timeout 0");
+    if (reply == "TIMED_OUT") break;
+    const Job job = drain.read_job(reply, "RESERVED");
+    found[job.id] = job.body;
+    ASSERT_EQ(drain.request("delete " + std::to_string(job.id)), "DELETED");
+  }
+  EXPECT_EQ(found.size(), acknowledged.size()) << dropped << " connections dropped";
+  EXPECT_TRUE(found == acknowledged) << "a job acknowledged was lost, changed or came back";
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, AllocationFailureWorkload,
+                         ::testing::Values(Threshold{65536, false}, Threshold{4096, false},
+                                           Threshold{512, false}, Threshold{64, false},
+                                           Threshold{65536, true}, Threshold{4096, true},
+                                           Threshold{512, true}, Threshold{64, true}),
+                         [](const ::testing::TestParamInfo<Threshold>& param) {
+                           return std::to_string(param.param.bytes) +
+                                  (param.param.log ? "WithLog" : "InMemory");
+                         });
 
 }  // namespace
 }  // namespace bbt
