@@ -998,13 +998,7 @@ Nanos Wal::next_deadline() const {
 void Wal::on_timer() {
   const Nanos now = clock_->now();
   if ((failed_ || full_) && now >= retry_at_) {
-    if (failed_) {
-      try {
-        write_everything_again();
-      } catch (const std::bad_alloc&) {
-        fail_for_lack_of_memory();
-      }
-    }
+    if (failed_) write_everything_again();
     if (!failed_ && full_ && prepare_file(append_index_ + 1)) full_ = false;
     if (failed_ || full_) {
       retry_at_ = now + kRetryInterval;
@@ -1028,16 +1022,21 @@ void Wal::on_timer() {
 }
 
 // Clears a failure and tries again what it left undone: fills, writes, and
-// the sync the policy asks for. Sets failed_ again if any of it fails.
+// the sync the policy asks for. Sets failed_ again if any of it fails,
+// running out of memory included.
 void Wal::write_everything_again() {
-  // Only removals can still run there: a failure drops the queued syncs.
-  if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
-  // A failed sync whose cut-back ran out of memory: that first.
-  if (unsynced_lost_) cut_back_unsynced();
-  failed_ = false;
-  refill();
-  if (!failed_) write_pending();
-  if (!failed_ && needs_sync()) sync_now();
+  try {
+    // Only removals can still run there: a failure drops the queued syncs.
+    if (sync_thread_) handle_sync_result(sync_thread_->wait_idle());
+    // A failed sync whose cut-back ran out of memory: that first.
+    if (unsynced_lost_) cut_back_unsynced();
+    failed_ = false;
+    refill();
+    if (!failed_) write_pending();
+    if (!failed_ && needs_sync()) sync_now();
+  } catch (const std::bad_alloc&) {
+    fail_for_lack_of_memory();
+  }
 }
 
 void Wal::close() {
@@ -1045,11 +1044,7 @@ void Wal::close() {
   opened_ = false;
   // Also after a failure: it may have passed since the last retry (space
   // freed).
-  try {
-    write_everything_again();
-  } catch (const std::bad_alloc&) {
-    fail_for_lack_of_memory();
-  }
+  write_everything_again();
   // The fills of large records just handed to the sync thread (-F syncs
   // nothing, so nothing above waited for them): their puts are answered
   // once they are done.
