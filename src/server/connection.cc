@@ -260,6 +260,14 @@ void Connection::put_back_unsent_job() {
   }
 }
 
+// A job reserved for this connection whose RESERVED was not sent goes back
+// once the store's call that reserved it is over (put_back_unsent_job).
+void Connection::put_back_on_resume(std::uint64_t id, bool unreadable) {
+  unsent_reserved_job_ = id;
+  unsent_job_unreadable_ = unreadable;
+  schedule_resume();
+}
+
 // Every callback that ran commands ends here: reading resumes or pauses with
 // the buffered input and output, and the replies are offered to the socket.
 void Connection::after_processing() {
@@ -462,19 +470,11 @@ void Connection::reply_job(std::string_view word, Job& job) {
       if (unreadable) reply("INTERNAL_ERROR\r\n");
     } catch (const std::bad_alloc&) {
       refuse_for_lack_of_memory(word == "RESERVED" ? "reserve" : "peek");
-      if (word == "RESERVED") {
-        unsent_reserved_job_ = job.id;
-        unsent_job_unreadable_ = false;
-        schedule_resume();
-      }
+      if (word == "RESERVED") put_back_on_resume(job.id, false);
       return;
     }
     if (unreadable) {
-      if (word == "RESERVED") {
-        unsent_reserved_job_ = job.id;
-        unsent_job_unreadable_ = true;
-        schedule_resume();
-      }
+      if (word == "RESERVED") put_back_on_resume(job.id, true);
       return;
     }
     from_log.replace(job.body_size, kCrlf.size(), kCrlf);

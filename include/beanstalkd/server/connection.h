@@ -72,6 +72,7 @@ class Connection final : public ReserveListener, public HangupListener {
   // The peer sends nothing more, though bytes it sent may still be unread.
   bool peer_sends_nothing_more() const { return peer_closed_ || peer_hung_up_; }
   void end_wait_of_departing_peer();
+  void put_back_on_resume(std::uint64_t id, bool unreadable);
   void put_back_unsent_job();
   void drop_for_lack_of_memory(std::string_view what);
   void note_closing_for_lack_of_memory(std::string_view what);
